@@ -1,0 +1,39 @@
+/**
+ * Agent and conversation ids as path parameters. Anything printable is allowed, since ids include
+ * phone numbers, `{agentId}_{suffix}` forms and whatever a workspace chose; what is refused is what could
+ * not be a path segment safely: the empty string, control characters, unpaired surrogates (which
+ * `encodeURIComponent` cannot encode) and unbounded length.
+ */
+import { Schema } from "effect"
+
+export const maxIdLength = 512
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/
+
+const PathParameter = (name: string) =>
+  Schema.String.pipe(
+    Schema.filter((value) => {
+      if (value.length === 0) return `${name} must not be empty`
+      if (value.length > maxIdLength) return `${name} is ${value.length} characters long; at most ${maxIdLength} are allowed`
+      const control = controlCharacter.exec(value)
+      if (control !== null) {
+        const code = control[0].charCodeAt(0).toString(16).padStart(4, "0")
+        return `${name} contains a control character (U+${code}) at position ${control.index}`
+      }
+      if (!value.isWellFormed()) return `${name} contains an unpaired surrogate (not valid Unicode)`
+      return true
+    })
+  )
+
+export const AgentId = PathParameter("agentId").pipe(Schema.brand("AgentId")).annotations({ identifier: "AgentId" })
+export type AgentId = typeof AgentId.Type
+
+export const ConversationId = PathParameter("convoId")
+  .pipe(Schema.brand("ConversationId"))
+  .annotations({ identifier: "ConversationId" })
+export type ConversationId = typeof ConversationId.Type
+
+/** The upstream path of one conversation; each id is exactly one percent-encoded path segment. */
+export const conversationPath = (agentId: AgentId, convoId: ConversationId): string =>
+  `/agents/${encodeURIComponent(agentId)}/convos/${encodeURIComponent(convoId)}`
