@@ -109,7 +109,9 @@ export const NodesInfo = LooseStruct({ currentNode: field(Str) }).annotations({ 
 
 export const Voice = LooseStruct({
   latestSessionId: field(Str),
-  listenUrl: field(Str.annotations({ description: "This is the url that is used to listen to the call in realtime." })),
+  listenUrl: field(
+    Str.annotations({ description: "This is the url that is used to listen to the call in realtime." })
+  ),
   listenUrlUNIX: field(Num)
 }).annotations({ identifier: "Voice" })
 
@@ -197,7 +199,10 @@ export const TokenUsage = LooseStruct({
   lastTurnOutputUsdPer1k: field(Num),
   lastTurnTs: field(Num),
   usagePerModel: field(Schema.Record({ key: Str, value: ModelUsage }))
-}).annotations({ identifier: "TokenUsage", description: "Cumulative + last-turn LLM token usage for this conversation" })
+}).annotations({
+  identifier: "TokenUsage",
+  description: "Cumulative + last-turn LLM token usage for this conversation"
+})
 
 export const InboundEngagementState = LooseStruct({
   firstDecisionAt: field(Num),
@@ -210,7 +215,8 @@ export const InboundEngagementState = LooseStruct({
   lastTriggeredBy: field(OpenEnum(...EngagementTriggers))
 }).annotations({
   identifier: "InboundEngagementState",
-  description: "Per-thread state for inbound engagement decisions, ownership, and persistent ignore/reply behavior."
+  description:
+    "Per-thread state for inbound engagement decisions, ownership, and persistent ignore/reply behavior."
 })
 
 export const Conversation = LooseStruct({
@@ -249,7 +255,9 @@ export const Conversation = LooseStruct({
   ),
   campaignId: field(Str.annotations({ description: "The campaign id that the call may belong to." })),
   userImage: field(
-    Str.annotations({ description: "This is the image of the user that is used to display in the lead card." })
+    Str.annotations({
+      description: "This is the image of the user that is used to display in the lead card."
+    })
   ),
   socialHandle: field(Str),
   isFollowingBusiness: field(Bool),
@@ -285,9 +293,13 @@ export const Conversation = LooseStruct({
   pendingAiReplyAt: Schema.optional(Schema.NullOr(Num)),
   chatAssignedTo: field(Str),
   handoffHistory: field(
-    Schema.Array(Handoff).annotations({ description: "Complete history of all handoffs for this conversation" })
+    Schema.Array(Handoff).annotations({
+      description: "Complete history of all handoffs for this conversation"
+    })
   ),
-  isTyping: field(Bool.annotations({ description: "Indicates if the human agent is currently typing a response" })),
+  isTyping: field(
+    Bool.annotations({ description: "Indicates if the human agent is currently typing a response" })
+  ),
   lastModified: field(UnixSeconds),
   sessionsNum: field(Num),
   lang: field(Str),
@@ -312,7 +324,9 @@ export const Conversation = LooseStruct({
   requestedTeamKey: field(Str),
   delegatedBy: field(Str.annotations({ description: "ID of the user who delegated this chat" })),
   delegatedAt: field(Num.annotations({ description: "Unix timestamp when the chat was delegated" })),
-  lastViewed: field(Num.annotations({ description: "Unix timestamp when the conversation was last viewed/opened" })),
+  lastViewed: field(
+    Num.annotations({ description: "Unix timestamp when the conversation was last viewed/opened" })
+  ),
   note: field(Str),
   assignedTo: field(Assignment),
   hotScore: field(Num),
@@ -325,11 +339,19 @@ export const Conversation = LooseStruct({
   // Funnel scoring. The spec gives defaults to four of these; see `specDefaults`.
   leadScore: field(Num.annotations({ description: "Current lead score (0-100)" })),
   funnelStepsMatched: field(Strings.annotations({ description: "Array of matched funnel step IDs" })),
-  funnelScoreHistory: field(Schema.Array(FunnelScoreChange).annotations({ description: "History of score changes" })),
-  funnelNotificationSent: field(Bool.annotations({ description: "Whether notification email has been sent" })),
+  funnelScoreHistory: field(
+    Schema.Array(FunnelScoreChange).annotations({ description: "History of score changes" })
+  ),
+  funnelNotificationSent: field(
+    Bool.annotations({ description: "Whether notification email has been sent" })
+  ),
   funnelLastEvaluated: field(Num.annotations({ description: "Unix timestamp of last funnel evaluation" })),
-  funnelExtractedData: field(OpenObject.annotations({ description: "Extracted business data from conversations" })),
-  funnelSummary: field(Str.annotations({ description: "AI-generated conversation summary for email notifications" })),
+  funnelExtractedData: field(
+    OpenObject.annotations({ description: "Extracted business data from conversations" })
+  ),
+  funnelSummary: field(
+    Str.annotations({ description: "AI-generated conversation summary for email notifications" })
+  ),
   tokenUsage: field(TokenUsage),
   inboundEngagementState: field(InboundEngagementState),
   title: field(Str),
@@ -368,7 +390,6 @@ export const withSpecDefaults = (conversation: Conversation): ConversationWithDe
   funnelScoreHistory: conversation.funnelScoreHistory ?? specDefaults.funnelScoreHistory,
   funnelNotificationSent: conversation.funnelNotificationSent ?? specDefaults.funnelNotificationSent
 })
-
 
 /** Decoders at validator speed with Effect's error messages; see ./FastDecoder.ts. */
 export const conversationDecoder = FastDecoder.make(Conversation)

@@ -6,8 +6,7 @@
  *
  * It reports drift, not breakage: a wrong primitive is a decode error (see `Conversation`), not drift.
  */
-import type { Schema } from "effect"
-import { SchemaAST } from "effect"
+import type { Schema, SchemaAST } from "effect"
 import { Conversation } from "./Conversation.js"
 import { LooseStructId, openEnumValues, SpecRequiredId, TolerantNullId } from "./Tolerance.js"
 
@@ -42,9 +41,11 @@ export const report = (schema: Schema.Schema.Any, document: unknown): ReadonlyAr
   const walk = (ast: SchemaAST.AST, value: unknown, path: string): void => {
     switch (ast._tag) {
       case "Suspend":
-        return walk(ast.f(), value, path)
+        walk(ast.f(), value, path)
+        return
       case "Refinement":
-        return walk(ast.from, value, path)
+        walk(ast.from, value, path)
+        return
       case "Union": {
         const allowed = openEnumValues(ast)
         if (allowed !== undefined) {
@@ -62,7 +63,10 @@ export const report = (schema: Schema.Schema.Any, document: unknown): ReadonlyAr
       }
       case "TupleType": {
         const item = ast.rest[0]?.type
-        if (Array.isArray(value) && item !== undefined) value.forEach((v, i) => walk(item, v, child(path, i)))
+        if (Array.isArray(value) && item !== undefined)
+          value.forEach((v, i) => {
+            walk(item, v, child(path, i))
+          })
         return
       }
       case "TypeLiteral": {
@@ -93,4 +97,5 @@ export const report = (schema: Schema.Schema.Any, document: unknown): ReadonlyAr
 }
 
 /** The drift of a conversation document (the envelope's `data`). */
-export const conversationDrift = (document: unknown): ReadonlyArray<DriftEntry> => report(Conversation, document)
+export const conversationDrift = (document: unknown): ReadonlyArray<DriftEntry> =>
+  report(Conversation, document)

@@ -9,7 +9,7 @@
  * two accept the same values.
  */
 import { Ajv } from "ajv"
-import { Effect, Either, JSONSchema, ParseResult, Schema } from "effect"
+import { Effect, Either, JSONSchema, type ParseResult, Schema } from "effect"
 import { hasTransformation } from "./Tolerance.js"
 
 export interface FastDecoder<A> {
@@ -38,7 +38,9 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>): FastDecoder<A> =
   // Compiled on first use: CLI start-up should not pay for a validator it may never need.
   let compiled: ((input: unknown) => boolean) | undefined
   const validator = (): ((input: unknown) => boolean) => {
-    compiled ??= new Ajv({ strict: false, allErrors: false, validateSchema: false }).compile(jsonSchemaOf(schema))
+    compiled ??= new Ajv({ strict: false, allErrors: false, validateSchema: false }).compile(
+      jsonSchemaOf(schema)
+    )
     return compiled
   }
   const isValid = (input: unknown) => fast && validator()(input)
@@ -47,9 +49,9 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>): FastDecoder<A> =
     isValid(input) ? Either.right(input as A) : decodeWithEffect(input)
   return {
     decodeUnknownEither,
-    decodeUnknown: (input) => Either.match(decodeUnknownEither(input), { onLeft: Effect.fail, onRight: Effect.succeed }),
-    decodeUnknownSync: (input) =>
-      Either.getOrThrowWith(decodeUnknownEither(input), (error) => error),
+    decodeUnknown: (input) =>
+      Either.match(decodeUnknownEither(input), { onLeft: Effect.fail, onRight: Effect.succeed }),
+    decodeUnknownSync: (input) => Either.getOrThrowWith(decodeUnknownEither(input), (error) => error),
     isValid,
     fast
   }

@@ -15,7 +15,8 @@ const PathParameter = (name: string) =>
   Schema.String.pipe(
     Schema.filter((value) => {
       if (value.length === 0) return `${name} must not be empty`
-      if (value.length > maxIdLength) return `${name} is ${value.length} characters long; at most ${maxIdLength} are allowed`
+      if (value.length > maxIdLength)
+        return `${name} is ${value.length} characters long; at most ${maxIdLength} are allowed`
       const control = controlCharacter.exec(value)
       if (control !== null) {
         const code = control[0].charCodeAt(0).toString(16).padStart(4, "0")
@@ -26,7 +27,9 @@ const PathParameter = (name: string) =>
     })
   )
 
-export const AgentId = PathParameter("agentId").pipe(Schema.brand("AgentId")).annotations({ identifier: "AgentId" })
+export const AgentId = PathParameter("agentId")
+  .pipe(Schema.brand("AgentId"))
+  .annotations({ identifier: "AgentId" })
 export type AgentId = typeof AgentId.Type
 
 export const ConversationId = PathParameter("convoId")

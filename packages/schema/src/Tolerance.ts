@@ -103,7 +103,13 @@ export const toStrictAST = (ast: SchemaAST.AST): SchemaAST.AST => {
       const properties = ast.propertySignatures.map((p) => {
         const required = p.annotations[SpecRequiredId] === true
         const type = toStrictAST(required ? withoutUndefined(p.type) : p.type)
-        return new SchemaAST.PropertySignature(p.name, type, !required && p.isOptional, p.isReadonly, p.annotations)
+        return new SchemaAST.PropertySignature(
+          p.name,
+          type,
+          !required && p.isOptional,
+          p.isReadonly,
+          p.annotations
+        )
       })
       const indexSignatures = loose
         ? []
@@ -143,4 +149,3 @@ export const toStrictAST = (ast: SchemaAST.AST): SchemaAST.AST => {
  */
 export const toStrict = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> =>
   Schema.make<A, I, never>(toStrictAST(schema.ast))
-

@@ -1,0 +1,155 @@
+/**
+ * Our schemas against an independent reading of the spec (ajv compiling the fixture's JSON Schema), and
+ * the fast decoder against the Effect decoder it stands in for.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Arbitrary, Either, FastCheck as fc, Schema } from "effect"
+import { JSONSchemaFaker } from "json-schema-faker"
+import {
+  Conversation,
+  ConversationEnvelope,
+  ConversationStrict,
+  conversationDecoder,
+  conversationEnvelopeDecoder,
+  conversationStrictDecoder,
+  Drift,
+  FastDecoder
+} from "../src/index.js"
+import { dataJsonSchema, specValidatesData } from "./support/Spec.js"
+
+const asJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
+
+describe("strict documents are documents the spec accepts", () => {
+  it.prop(
+    "every document generated from the strict schema passes ajv compiled from the upstream spec",
+    [Arbitrary.make(ConversationStrict).map(asJson)],
+    ([document]) => {
+      const valid = specValidatesData(document)
+      expect(specValidatesData.errors ?? null).toBe(null)
+      expect(valid).toBe(true)
+      expect(Drift.conversationDrift(document)).toEqual([])
+    },
+    { fastCheck: { numRuns: 300, seed: 20261123 } }
+  )
+})
+
+describe("documents the spec accepts decode under strict", () => {
+  /** A small seeded generator (mulberry32) so the faker's documents are the same on every run. */
+  const seeded = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  JSONSchemaFaker.option({ random: seeded(7), alwaysFakeOptionals: false, failOnInvalidTypes: true })
+  const documents = Array.from({ length: 400 }, () => JSONSchemaFaker.generate(dataJsonSchema as object))
+
+  it("generates several hundred varied, spec-valid documents", () => {
+    expect(documents.every((document) => specValidatesData(document))).toBe(true)
+    const sizes = new Set(documents.map((document) => Object.keys(document as object).length))
+    expect(sizes.size).toBeGreaterThan(20)
+  })
+
+  it("decodes every one of them under the strict schema, unchanged", () => {
+    const decodeStrict = Schema.decodeUnknownEither(ConversationStrict)
+    for (const document of documents) {
+      const decoded = decodeStrict(document)
+      expect(Either.isRight(decoded) ? "ok" : String(decoded.left)).toBe("ok")
+      expect(Either.getOrThrow(decoded)).toEqual(document)
+      expect(conversationStrictDecoder.isValid(document)).toBe(true)
+    }
+  })
+})
+
+/**
+ * Inputs around the boundary of validity: real documents, documents with one property replaced by an
+ * arbitrary JSON value (at the top level or inside a CRM activity), and arbitrary JSON.
+ */
+const topLevelKeys = Object.keys(Conversation.fields)
+const mutated = (documents: fc.Arbitrary<unknown>) =>
+  fc.oneof(
+    documents,
+    fc
+      .tuple(documents, fc.oneof(fc.constantFrom(...topLevelKeys), fc.string()), fc.jsonValue())
+      .map(([document, key, value]) => ({ ...(document as object), [key]: value })),
+    fc
+      .tuple(
+        documents,
+        fc.constantFrom("type", "date", "completed", "notesHistory", "metadata", "firstChannel", "x"),
+        fc.jsonValue()
+      )
+      .map(([document, key, value]) => ({
+        ...(document as object),
+        crmActivities: [{ type: "Call", [key]: value }]
+      })),
+    fc.jsonValue()
+  )
+
+const agreesWithEffect = <A, I>(schema: Schema.Schema<A, I>, decoder: FastDecoder.FastDecoder<A>) => {
+  const effect = Schema.decodeUnknownEither(schema)
+  return (input: unknown) => {
+    const expected = effect(input)
+    expect(decoder.isValid(input)).toBe(Either.isRight(expected))
+    const actual = decoder.decodeUnknownEither(input)
+    if (Either.isRight(expected)) expect(Either.getOrThrow(actual)).toEqual(expected.right)
+    else expect(Either.isLeft(actual) && String(actual.left)).toBe(String(expected.left))
+  }
+}
+
+describe("the fast decoder is the Effect decoder, faster", () => {
+  const tolerantDocuments = Arbitrary.make(Conversation).map(asJson)
+  const strictDocuments = Arbitrary.make(ConversationStrict).map(asJson)
+
+  it("uses the compiled validator for these schemas (no transformation in them)", () => {
+    expect([
+      conversationDecoder.fast,
+      conversationStrictDecoder.fast,
+      conversationEnvelopeDecoder.fast
+    ]).toEqual([true, true, true])
+  })
+
+  it("feeds both sides of the boundary: many inputs are valid, many are not", () => {
+    const inputs = fc.sample(mutated(fc.oneof(tolerantDocuments, strictDocuments)), { numRuns: 400, seed: 1 })
+    const tolerant = inputs.filter(conversationDecoder.isValid).length
+    const strict = inputs.filter(conversationStrictDecoder.isValid).length
+    expect(tolerant).toBeGreaterThan(100)
+    expect(tolerant).toBeLessThan(350)
+    expect(strict).toBeGreaterThan(40)
+    expect(strict).toBeLessThan(tolerant)
+  })
+
+  it.prop(
+    "tolerant: accepts exactly what Effect accepts, returns what Effect returns, fails with Effect's message",
+    [mutated(fc.oneof(tolerantDocuments, strictDocuments))],
+    ([input]) => agreesWithEffect(Conversation, conversationDecoder)(input),
+    { fastCheck: { numRuns: 400, seed: 1 } }
+  )
+
+  it.prop(
+    "strict: the same",
+    [mutated(fc.oneof(tolerantDocuments, strictDocuments))],
+    ([input]) => agreesWithEffect(ConversationStrict, conversationStrictDecoder)(input),
+    { fastCheck: { numRuns: 400, seed: 2 } }
+  )
+
+  it.prop(
+    "envelope: the same",
+    [
+      fc.oneof(
+        fc.record({ success: fc.boolean(), message: fc.string(), data: mutated(strictDocuments) }),
+        fc.record(
+          { success: fc.jsonValue(), message: fc.jsonValue(), cached: fc.jsonValue() },
+          { requiredKeys: [] }
+        )
+      )
+    ],
+    ([input]) => agreesWithEffect(ConversationEnvelope, conversationEnvelopeDecoder)(input),
+    { fastCheck: { numRuns: 300, seed: 3 } }
+  )
+
+  it("a schema with a transformation never takes the fast path", () => {
+    const dates = FastDecoder.make(Schema.Struct({ at: Schema.DateFromString }))
+    expect(dates.fast).toBe(false)
+    expect(dates.decodeUnknownSync({ at: "2026-11-23T00:00:00Z" }).at).toBeInstanceOf(Date)
+  })
+})

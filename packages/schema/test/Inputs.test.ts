@@ -1,0 +1,103 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either, Schema } from "effect"
+import {
+  AgentId,
+  ConversationId,
+  conversationPath,
+  ErrorBody,
+  errorDetails,
+  maxIdLength,
+  Region
+} from "../src/index.js"
+
+describe("Region", () => {
+  const parse = Schema.decodeUnknownEither(Region.RegionFromString)
+
+  it("accepts eu, na and the -gcp aliases in any case", () => {
+    for (const [input, region] of [
+      ["eu", "eu"],
+      ["NA", "na"],
+      ["eu-gcp", "eu"],
+      [" Na-GCP ", "na"]
+    ] as const)
+      expect(parse(input)).toEqual(Either.right(region))
+  })
+
+  it("refuses anything else with a message listing what is accepted", () => {
+    const result = parse("us-east")
+    expect(Either.isLeft(result) && String(result.left)).toContain("expected eu, na, eu-gcp or na-gcp")
+  })
+
+  it("knows the spec's two servers and the other region", () => {
+    expect(Region.specBaseUrls.eu).toBe("https://eu-gcp-api.vg-stuff.com/v3")
+    expect(Region.specBaseUrls.na).toBe("https://na-gcp-api.vg-stuff.com/v3")
+    expect(Region.other("eu")).toBe("na")
+    expect(Region.other("na")).toBe("eu")
+  })
+})
+
+describe("agent and conversation ids", () => {
+  const agent = Schema.decodeUnknownEither(AgentId)
+  const convo = Schema.decodeUnknownEither(ConversationId)
+  const message = (result: Either.Either<unknown, unknown>) =>
+    Either.isLeft(result) ? String(result.left) : ""
+
+  it("accept every printable id: dashboard ids, API ids, phone numbers, odd characters", () => {
+    for (const id of [
+      "7EKgZfeuq82eFA0",
+      "agent123_convo456",
+      "+1 (555) 010-9999",
+      "a/b?c#d%e",
+      "..",
+      "ünï 💬"
+    ])
+      expect(Either.isRight(convo(id))).toBe(true)
+  })
+
+  it("refuse empty, overlong, control characters and unpaired surrogates, saying why", () => {
+    expect(message(agent(""))).toContain("agentId must not be empty")
+    expect(message(convo("x".repeat(maxIdLength + 1)))).toContain(`at most ${maxIdLength}`)
+    expect(message(convo("abc\ndef"))).toContain("control character (U+000a) at position 3")
+    expect(message(convo("\u0085"))).toContain("U+0085")
+    expect(message(convo("a\ud800"))).toContain("unpaired surrogate")
+  })
+
+  it("become exactly one percent-encoded path segment each", () => {
+    const path = conversationPath(
+      Schema.decodeSync(AgentId)("a/../b"),
+      Schema.decodeSync(ConversationId)("c?d#e f%ü")
+    )
+    expect(path).toBe("/agents/a%2F..%2Fb/convos/c%3Fd%23e%20f%25%C3%BC")
+    expect(path.split("/")).toHaveLength(5)
+  })
+})
+
+describe("error bodies", () => {
+  const decode = Schema.decodeUnknownSync(ErrorBody)
+
+  it("reads the V3 shape, keeping zod's extra issue fields", () => {
+    const body = decode({
+      message: "Invalid input",
+      code: "BAD_REQUEST",
+      issues: [{ message: "Required", path: ["convoId"], code: "invalid_type" }]
+    })
+    expect(errorDetails(body)).toEqual({
+      code: "BAD_REQUEST",
+      message: "Invalid input",
+      issues: [{ message: "Required", path: ["convoId"], code: "invalid_type" }]
+    })
+  })
+
+  it("reads the shape of routes outside /v3", () => {
+    const body = decode({ error: { code: "NOT_FOUND", message: "Route GET /v2/x not found" } })
+    expect(errorDetails(body)).toEqual({
+      code: "NOT_FOUND",
+      message: "Route GET /v2/x not found",
+      issues: []
+    })
+  })
+
+  it("refuses a body that is neither", () => {
+    expect(() => decode({ status: "error" })).toThrow()
+  })
+})
