@@ -1,0 +1,82 @@
+/**
+ * What the client does after an attempt, as pure functions: the outcome table of DESIGN.md, the backoff,
+ * and the reading of `Retry-After`. The loop in ./ResilientHttpClient.ts only applies these.
+ */
+import type { AttemptOutcome } from "@convocore-effect/schema"
+
+/**
+ * How an attempt's failure steers the call:
+ * - `final`: no retry, no failover (400, 401, 403, 404 in failover mode, 405, 410, 413, 422, 501, an invalid body);
+ * - `connect`: nothing was sent; fail over to the other region at once;
+ * - `transient`: timeout, reset, truncated body; retry, and the next attempt goes to the other region;
+ * - `retryable`: 408, 429, 5xx and codes saying the same; back off, fail over after two in a row in one region;
+ * - `not-found`: final, except under the `auto` policy where the other region is asked.
+ */
+export type FailureKind = "final" | "connect" | "transient" | "retryable" | "not-found"
+
+export interface Classification {
+  readonly outcome: AttemptOutcome
+  readonly kind: FailureKind
+}
+
+/**
+ * The upstream's tRPC adapter answers 500 for codes it cannot map, so a known `code` is more precise
+ * than the status and wins over it.
+ */
+const byCode: Readonly<Record<string, Classification>> = {
+  BAD_REQUEST: { outcome: "bad-request", kind: "final" },
+  UNAUTHORIZED: { outcome: "unauthorized", kind: "final" },
+  FORBIDDEN: { outcome: "forbidden", kind: "final" },
+  NOT_FOUND: { outcome: "not-found", kind: "not-found" },
+  TIMEOUT: { outcome: "server-error", kind: "retryable" },
+  CONFLICT: { outcome: "bad-request", kind: "final" },
+  PRECONDITION_FAILED: { outcome: "bad-request", kind: "final" },
+  PAYLOAD_TOO_LARGE: { outcome: "bad-request", kind: "final" },
+  METHOD_NOT_SUPPORTED: { outcome: "bad-request", kind: "final" },
+  TOO_MANY_REQUESTS: { outcome: "rate-limited", kind: "retryable" },
+  INTERNAL_SERVER_ERROR: { outcome: "server-error", kind: "retryable" }
+}
+
+const retryableStatuses = new Set([408, 429, 500, 502, 503, 504, 529])
+
+/** Classifies an error status (not 2xx), with the body's `code` when it sent one. */
+export const classifyStatus = (status: number, code: string | undefined): Classification => {
+  const fromCode = code === undefined ? undefined : byCode[code]
+  if (fromCode !== undefined) return fromCode
+  if (status === 429) return { outcome: "rate-limited", kind: "retryable" }
+  if (retryableStatuses.has(status)) return { outcome: "server-error", kind: "retryable" }
+  if (status === 401) return { outcome: "unauthorized", kind: "final" }
+  if (status === 403) return { outcome: "forbidden", kind: "final" }
+  if (status === 404) return { outcome: "not-found", kind: "not-found" }
+  if (status >= 400 && status < 500) return { outcome: "bad-request", kind: "final" }
+  // Other 5xx (520-524 from a CDN in front of the API, say) are the server failing; 501 and 505 will not change.
+  if (status >= 500 && status !== 501 && status !== 505) return { outcome: "server-error", kind: "retryable" }
+  return { outcome: "server-error", kind: "final" }
+}
+
+/**
+ * Backoff before retry number `retry` (0 for the first): min(base x 2^retry, max), with "equal jitter":
+ * a random point in the upper half, so concurrent callers spread out yet each still waits.
+ * `random` is in [0, 1).
+ */
+export const backoffMs = (retry: number, baseMs: number, maxMs: number, random: number): number => {
+  const ceiling = Math.min(baseMs * 2 ** retry, maxMs)
+  return ceiling / 2 + (ceiling / 2) * random
+}
+
+/**
+ * The server's wait hint in milliseconds: `retry-after-ms` (milliseconds), else `retry-after` as seconds
+ * or as an HTTP date (relative to `nowMs`). Unreadable or negative values give no hint.
+ */
+export const retryAfterMs = (
+  headers: Readonly<Record<string, string | undefined>>,
+  nowMs: number
+): number | undefined => {
+  const ms = headers["retry-after-ms"]
+  if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Number(ms)
+  const after = headers["retry-after"]
+  if (after === undefined) return undefined
+  if (/^\s*\d+(\.\d+)?\s*$/.test(after)) return Number(after) * 1000
+  const date = Date.parse(after)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
+}

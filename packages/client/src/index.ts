@@ -1,0 +1,10 @@
+/**
+ * @convocore-effect/client: configuration, the resilient HttpClient layer (retry, EU/NA failover,
+ * circuit breaker, deadline) and the `Convocore` service.
+ */
+export * from "./CircuitBreaker.js"
+export * from "./Convocore.js"
+export * from "./ConvocoreConfig.js"
+export * from "./ResilientHttpClient.js"
+export * as RetryPolicy from "./RetryPolicy.js"
+export * from "./version.js"

@@ -1,0 +1,134 @@
+/**
+ * Over real loopback HTTP with the production transport (undici): NA is a small `node:http` server,
+ * EU a port with nothing listening, so its connections are really refused.
+ */
+
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { seedExampleResponse } from "@convocore-effect/schema"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Layer } from "effect"
+import { Convocore, ConvocoreConfig, userAgent } from "../src/index.js"
+import { outline } from "./services/Run.js"
+import { SECRET } from "./services/ScriptedTransport.js"
+
+const portOf = (address: AddressInfo | string | null) =>
+  typeof address === "object" && address !== null ? address.port : 0
+
+const listen = (server: Server) =>
+  Effect.async<number>((resume) => {
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(portOf(server.address()))))
+  })
+
+const close = (server: Server) =>
+  Effect.async<void>((resume) => {
+    server.close(() => resume(Effect.void))
+  })
+
+/** A port that was just free: listen, note it, close. Nothing listens there afterwards. */
+const refusingPort = Effect.gen(function* () {
+  const server = createServer()
+  const port = yield* listen(server)
+  yield* close(server)
+  return port
+})
+
+const naServer = (seen: Array<{ url: string; headers: IncomingHttpHeaders }>) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      const server = createServer((req, res) => {
+        seen.push({ url: req.url ?? "", headers: req.headers })
+        res.writeHead(200, { "content-type": "application/json", "x-request-id": "na-1" })
+        res.end(JSON.stringify(seedExampleResponse))
+      })
+      const port = yield* listen(server)
+      return { server, port }
+    }),
+    ({ server }) => close(server)
+  )
+
+describe("over loopback HTTP", () => {
+  it.scopedLive(
+    "EU refuses connections, NA answers: the call succeeds via NA, the trail shows EU connect-failed",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = []
+        const { port } = yield* naServer(seen)
+        const euPort = yield* refusingPort
+        const layer = Convocore.Default.pipe(
+          Layer.provide(NodeHttpClient.layerUndici),
+          Layer.provide(
+            ConvocoreConfig.layer({
+              apiKey: SECRET,
+              euUrl: `http://127.0.0.1:${euPort}/v3`,
+              naUrl: `http://127.0.0.1:${port}/v3`
+            })
+          )
+        )
+        const { result, attempts } = yield* Convocore.use((c) =>
+          c.getConversationWithTrail({ agentId: "agent 1/x", convoId: "convo456" })
+        ).pipe(Effect.provide(layer))
+        assert.isTrue(Either.isRight(result))
+        if (Either.isRight(result)) assert.strictEqual(result.right.ID, seedExampleResponse.data.ID)
+        assert.deepStrictEqual(outline(attempts), ["eu:connect-failed", "na:ok"])
+        assert.strictEqual(seen.length, 1)
+        assert.strictEqual(seen[0]?.url, "/v3/agents/agent%201%2Fx/convos/convo456")
+        assert.strictEqual(seen[0]?.headers.authorization, `Bearer ${SECRET}`)
+        assert.strictEqual(seen[0]?.headers["user-agent"], userAgent)
+      }).pipe(Effect.timeout("20 seconds"))
+  )
+
+  it.scopedLive("a server that never answers hits the attempt timeout on the real clock", () =>
+    Effect.gen(function* () {
+      const server = createServer(() => {
+        // Never answers.
+      })
+      const port = yield* Effect.acquireRelease(listen(server), () =>
+        Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(close(server)))
+      )
+      const layer = Convocore.Default.pipe(
+        Layer.provide(NodeHttpClient.layerUndici),
+        Layer.provide(
+          ConvocoreConfig.layer({
+            apiKey: SECRET,
+            baseUrl: `http://127.0.0.1:${port}/v3`,
+            maxAttempts: 1,
+            attemptTimeout: "300 millis"
+          })
+        )
+      )
+      const started = Date.now()
+      const error = yield* Effect.flip(
+        Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" })).pipe(Effect.provide(layer))
+      )
+      const elapsed = Date.now() - started
+      assert.isTrue(error._tag === "Timeout" && error.scope === "attempt", JSON.stringify(error))
+      assert.isAtLeast(elapsed, 290)
+      assert.isBelow(elapsed, 5_000)
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
+  it.scopedLive("a body cut short by the server is a truncated InvalidResponse", () =>
+    Effect.gen(function* () {
+      const server = createServer((_, res) => {
+        const body = JSON.stringify(seedExampleResponse)
+        res.writeHead(200, { "content-type": "application/json", "content-length": String(body.length) })
+        res.flushHeaders()
+        // Close the socket mid-body, once the head is out: the client must not take the fragment for a document.
+        res.write(body.slice(0, 20), () => setTimeout(() => res.socket?.destroy(), 20))
+      })
+      const port = yield* Effect.acquireRelease(listen(server), () => close(server))
+      const layer = Convocore.Default.pipe(
+        Layer.provide(NodeHttpClient.layerUndici),
+        Layer.provide(
+          ConvocoreConfig.layer({ apiKey: SECRET, baseUrl: `http://127.0.0.1:${port}/v3`, maxAttempts: 2 })
+        )
+      )
+      const error = yield* Effect.flip(
+        Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" })).pipe(Effect.provide(layer))
+      )
+      assert.isTrue(error._tag === "InvalidResponse" && error.reason === "truncated", JSON.stringify(error))
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+})
