@@ -1,5 +1,5 @@
 /**
- * Client benchmark: `Convocore.getConversation` (validated, resilient, over undici) against raw `fetch` +
+ * Client benchmark: `Convocore.getConversation` (validated, resilient, over `UndiciTransport`) against raw `fetch` +
  * `JSON.parse` (no validation) on the same loopback server, in the same process and run; then the added
  * latency of one failover from a refusing EU, and of a call while EU's breaker is open, vs straight to NA.
  *
@@ -11,9 +11,13 @@
  */
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
-import { Convocore, ConvocoreConfig, type ConvocoreConfigInput } from "@convocore-effect/client"
+import {
+  Convocore,
+  ConvocoreConfig,
+  type ConvocoreConfigInput,
+  UndiciTransport
+} from "@convocore-effect/client"
 import { seedExampleResponse } from "@convocore-effect/schema"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
 // tsx turns on source-mapped stack traces, which makes creating any Error (a refused connect is one)
@@ -70,10 +74,7 @@ const median = (values: ReadonlyArray<number>) => {
 
 const clientRuntime = (config: ConvocoreConfigInput) =>
   ManagedRuntime.make(
-    Convocore.Default.pipe(
-      Layer.provide(NodeHttpClient.layerUndici),
-      Layer.provide(ConvocoreConfig.layer(config))
-    )
+    Convocore.Default.pipe(Layer.provide(UndiciTransport.layer), Layer.provide(ConvocoreConfig.layer(config)))
   )
 
 const ref = { agentId: "agent123", convoId: "agent123_convo456" }

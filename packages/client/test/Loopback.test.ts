@@ -1,5 +1,5 @@
 /**
- * Over real loopback HTTP with the production transport (undici): NA is a small `node:http` server,
+ * Over real loopback HTTP with real undici transports: NA is a small `node:http` server,
  * EU a port with nothing listening, so its connections are really refused.
  */
 
@@ -9,7 +9,7 @@ import { seedExampleResponse } from "@convocore-effect/schema"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
-import { Convocore, ConvocoreConfig, userAgent } from "../src/index.js"
+import { Convocore, ConvocoreConfig, UndiciTransport, userAgent } from "../src/index.js"
 import { outline } from "./services/Run.js"
 import { SECRET } from "./services/ScriptedTransport.js"
 
@@ -48,7 +48,13 @@ const naServer = (seen: Array<{ url: string; headers: IncomingHttpHeaders }>) =>
     ({ server }) => close(server)
   )
 
-describe("over loopback HTTP", () => {
+/** Both transports: ours (the production default) and @effect/platform-node's, which the layer also accepts. */
+const transports = [
+  ["UndiciTransport", UndiciTransport.layer],
+  ["NodeHttpClient.layerUndici", NodeHttpClient.layerUndici]
+] as const
+
+describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
   it.scopedLive(
     "EU refuses connections, NA answers: the call succeeds via NA, the trail shows EU connect-failed",
     () =>
@@ -57,7 +63,7 @@ describe("over loopback HTTP", () => {
         const { port } = yield* naServer(seen)
         const euPort = yield* refusingPort
         const layer = Convocore.Default.pipe(
-          Layer.provide(NodeHttpClient.layerUndici),
+          Layer.provide(transport),
           Layer.provide(
             ConvocoreConfig.layer({
               apiKey: SECRET,
@@ -88,7 +94,7 @@ describe("over loopback HTTP", () => {
         Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(close(server)))
       )
       const layer = Convocore.Default.pipe(
-        Layer.provide(NodeHttpClient.layerUndici),
+        Layer.provide(transport),
         Layer.provide(
           ConvocoreConfig.layer({
             apiKey: SECRET,
@@ -120,7 +126,7 @@ describe("over loopback HTTP", () => {
       })
       const port = yield* Effect.acquireRelease(listen(server), () => close(server))
       const layer = Convocore.Default.pipe(
-        Layer.provide(NodeHttpClient.layerUndici),
+        Layer.provide(transport),
         Layer.provide(
           ConvocoreConfig.layer({ apiKey: SECRET, baseUrl: `http://127.0.0.1:${port}/v3`, maxAttempts: 2 })
         )
@@ -129,6 +135,37 @@ describe("over loopback HTTP", () => {
         Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" })).pipe(Effect.provide(layer))
       )
       assert.isTrue(error._tag === "InvalidResponse" && error.reason === "truncated", JSON.stringify(error))
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
+  it.scopedLive("a body that trickles past the attempt timeout is cut off on time", () =>
+    Effect.gen(function* () {
+      const server = createServer((_, res) => {
+        const body = JSON.stringify(seedExampleResponse)
+        res.writeHead(200, { "content-type": "application/json", "content-length": String(body.length) })
+        res.write(body.slice(0, 10))
+        // The rest never comes while the client waits.
+      })
+      const port = yield* Effect.acquireRelease(listen(server), () =>
+        Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(close(server)))
+      )
+      const layer = Convocore.Default.pipe(
+        Layer.provide(transport),
+        Layer.provide(
+          ConvocoreConfig.layer({
+            apiKey: SECRET,
+            baseUrl: `http://127.0.0.1:${port}/v3`,
+            maxAttempts: 1,
+            attemptTimeout: "300 millis"
+          })
+        )
+      )
+      const started = Date.now()
+      const error = yield* Effect.flip(
+        Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" })).pipe(Effect.provide(layer))
+      )
+      assert.isTrue(error._tag === "Timeout" && error.scope === "attempt", JSON.stringify(error))
+      assert.isBelow(Date.now() - started, 5_000)
     }).pipe(Effect.timeout("20 seconds"))
   )
 })
