@@ -145,6 +145,13 @@ const verdictOf = (outcome: AttemptOutcome): Verdict => {
   }
 }
 
+/**
+ * Error classes validate their fields when constructed. The ones built here come from values this module
+ * produced itself (counters, clock readings, statuses from the transport), and validation was a large
+ * share of a failed attempt's cost, so it is skipped; the tests decode every kind of error these build.
+ */
+const trusted = { disableValidation: true } as const
+
 /** Bound on the `auto` policy's agent-to-region memory; the oldest entry goes first. */
 const maxRememberedAgents = 10_000
 
@@ -251,7 +258,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                         region: target,
                         attempt: n,
                         message: `Attempt ${n} to ${target} took longer than ${attemptTimeoutMs} ms`
-                      }
+                      },
+                  trusted
                 )
               })
               const finish = (
@@ -337,15 +345,18 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               target,
               outcome: "invalid-response",
               kind,
-              error: new InvalidResponse({
-                region: target,
-                attempt: n,
-                status,
-                reason,
-                message,
-                ...(path === undefined ? {} : { path }),
-                ...withRequestId
-              })
+              error: new InvalidResponse(
+                {
+                  region: target,
+                  attempt: n,
+                  status,
+                  reason,
+                  message,
+                  ...(path === undefined ? {} : { path }),
+                  ...withRequestId
+                },
+                trusted
+              )
             })
             const declared = headers["content-length"]
             // A body cut short is a transport fault, not the server's answer: the next attempt may do better.
@@ -410,17 +421,20 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             const error: ConvocoreError = (() => {
               switch (classification.outcome) {
                 case "unauthorized":
-                  return new Unauthorized(fields)
+                  return new Unauthorized(fields, trusted)
                 case "forbidden":
-                  return new Forbidden(fields)
+                  return new Forbidden(fields, trusted)
                 case "not-found":
-                  return new NotFound(fields)
+                  return new NotFound(fields, trusted)
                 case "bad-request":
-                  return new BadRequest(fields)
+                  return new BadRequest(fields, trusted)
                 case "rate-limited":
-                  return new RateLimited({ ...fields, ...(hint === undefined ? {} : { retryAfterMs: hint }) })
+                  return new RateLimited(
+                    { ...fields, ...(hint === undefined ? {} : { retryAfterMs: hint }) },
+                    trusted
+                  )
                 default:
-                  return new UpstreamServerError(fields)
+                  return new UpstreamServerError(fields, trusted)
               }
             })()
             return {
@@ -446,12 +460,15 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 : error._tag === "RequestError" && error.reason !== "Transport"
                   ? "final"
                   : "transient",
-              error: new TransportError({
-                region: target,
-                attempt: n,
-                phase,
-                message: `${phase} to ${target} failed: ${causeMessage(error.cause ?? error)}${code === undefined ? "" : ` (${code})`}`
-              })
+              error: new TransportError(
+                {
+                  region: target,
+                  attempt: n,
+                  phase,
+                  message: `${phase} to ${target} failed: ${causeMessage(error.cause ?? error)}${code === undefined ? "" : ` (${code})`}`
+                },
+                trusted
+              )
             }
             return result
           }
@@ -518,10 +535,13 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 (a) => `${a.region}#${a.attempt} ${a.outcome}${a.status === undefined ? "" : ` ${a.status}`}`
               )
               .join(", ")
-            return new AllRegionsFailed({
-              attempts: [...trail],
-              message: `Every region failed after ${attempts} attempts: ${summary}`
-            })
+            return new AllRegionsFailed(
+              {
+                attempts: [...trail],
+                message: `Every region failed after ${attempts} attempts: ${summary}`
+              },
+              trusted
+            )
           }
 
           const loop = Effect.gen(function* () {
