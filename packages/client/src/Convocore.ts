@@ -59,15 +59,6 @@ const firstIssue = (error: ParseResult.ParseError) => ParseResult.ArrayFormatter
 const invalidInput = (field: string, error: ParseResult.ParseError) =>
   new InvalidInput({ field, message: firstIssue(error)?.message ?? `${field} is invalid` })
 
-/**
- * `.` and `..` survive `encodeURIComponent` and URL parsers resolve them as dot segments, so such an id
- * would reach another route (`/agents/a/convos/..` is `/agents/a/`). No encoding can carry them.
- */
-const dotSegment = (field: string, value: string) =>
-  value === "." || value === ".."
-    ? new InvalidInput({ field, message: `${field} cannot be "${value}": it is a relative path segment` })
-    : undefined
-
 /** The success envelope, decoded; a 200 that carries no conversation is not a valid answer to this call. */
 export const decodeConversationBody = (body: unknown): Either.Either<Conversation, DecodeFailure> => {
   const decoded = conversationEnvelopeDecoder.decodeUnknownEither(body)
@@ -106,8 +97,6 @@ export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
     if (Either.isLeft(agentId)) return refuse(invalidInput("agentId", agentId.left))
     const convoId = decodeConversationId(ref.convoId)
     if (Either.isLeft(convoId)) return refuse(invalidInput("convoId", convoId.left))
-    const dots = dotSegment("agentId", agentId.right) ?? dotSegment("convoId", convoId.right)
-    if (dots !== undefined) return refuse(dots)
     const traced = yield* fetch(agentId.right, convoId.right, options)
     const last = traced.attempts.at(-1)
     yield* Effect.annotateCurrentSpan({

@@ -1,8 +1,9 @@
 /**
  * Agent and conversation ids as path parameters. Anything printable is allowed, since ids include
  * phone numbers, `{agentId}_{suffix}` forms and whatever a workspace chose; what is refused is what could
- * not be a path segment safely: the empty string, control characters, unpaired surrogates (which
- * `encodeURIComponent` cannot encode) and unbounded length.
+ * not be a path segment safely: the empty string, `.` and `..` (URL parsers resolve them as relative
+ * segments, even percent-encoded, so they would reach another route), control characters, unpaired
+ * surrogates (which `encodeURIComponent` cannot encode) and unbounded length.
  */
 import { Schema } from "effect"
 
@@ -15,6 +16,7 @@ const PathParameter = (name: string) =>
   Schema.String.pipe(
     Schema.filter((value) => {
       if (value.length === 0) return `${name} must not be empty`
+      if (value === "." || value === "..") return `${name} cannot be "${value}": it is a relative path segment`
       if (value.length > maxIdLength)
         return `${name} is ${value.length} characters long; at most ${maxIdLength} are allowed`
       const control = controlCharacter.exec(value)

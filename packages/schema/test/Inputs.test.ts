@@ -48,14 +48,17 @@ describe("agent and conversation ids", () => {
       "agent123_convo456",
       "+1 (555) 010-9999",
       "a/b?c#d%e",
-      "..",
+      "...",
+      "a..",
       "ünï 💬"
     ])
-      expect(Either.isRight(convo(id))).toBe(true)
+      expect({ id, accepted: Either.isRight(convo(id)) }).toEqual({ id, accepted: true })
   })
 
-  it("refuse empty, overlong, control characters and unpaired surrogates, saying why", () => {
+  it("refuse empty, dot segments, overlong, control characters and unpaired surrogates, saying why", () => {
     expect(message(agent(""))).toContain("agentId must not be empty")
+    expect(message(agent("."))).toContain('agentId cannot be ".": it is a relative path segment')
+    expect(message(convo(".."))).toContain('convoId cannot be "..": it is a relative path segment')
     expect(message(convo("x".repeat(maxIdLength + 1)))).toContain(`at most ${maxIdLength}`)
     expect(message(convo("abc\ndef"))).toContain("control character (U+000a) at position 3")
     expect(message(convo("\u0085"))).toContain("U+0085")
