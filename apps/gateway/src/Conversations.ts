@@ -1,0 +1,267 @@
+/**
+ * The conversation route: cache, coalescing, upstream call, and the answer with the upstream's exact
+ * bytes and the gateway's headers. Written with `handleRaw`, since the body is bytes from the wire (not a
+ * re-encoding) and the headers say how the answer was made.
+ *
+ * Cache-Status (RFC 9211), cache name `convocore-gateway`:
+ * - `hit; ttl=12`                         fresh entry, no upstream call;
+ * - `fwd=miss; stored; ttl=30`            fetched and stored (`fwd=stale` when a stale entry existed,
+ *                                         `fwd=request` when the caller sent `Cache-Control: no-cache`);
+ * - `fwd=miss; collapsed`                 this request waited on an identical one's upstream call;
+ * - `fwd=stale; fwd-status=503; ttl=-40; detail=stale-if-error`
+ *                                         every region failed, a stale entry was served (with `Warning`
+ *                                         and `x-cache-stale: 1`);
+ * - `fwd=miss; fwd-status=404`            an upstream error, passed through, never stored.
+ */
+import type { ConvocoreError } from "@convocore-effect/schema"
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Clock, Effect } from "effect"
+import { Caller, GatewayApi } from "./GatewayApi.js"
+import { GatewayMetrics } from "./GatewayMetrics.js"
+import { type Coalesced, cacheKey, type Entry, ResponseCache } from "./ResponseCache.js"
+import { type Captured, type RegionHealth, Upstream, type UpstreamResult } from "./Upstream.js"
+
+export const cacheName = "convocore-gateway"
+export const regionHeader = "x-convocore-region"
+
+const jsonType = "application/json; charset=utf-8"
+
+/** Failures a cached copy may stand in for: the upstream could not answer; not its authoritative "no". */
+const isUnavailable = (error: ConvocoreError): boolean => {
+  switch (error._tag) {
+    case "AllRegionsFailed":
+    case "TransportError":
+    case "Timeout":
+    case "UpstreamServerError":
+    case "RateLimited":
+    case "InvalidResponse":
+      return true
+    default:
+      return false
+  }
+}
+
+/** The status the gateway answers for a failure (see the README's error table). */
+export const statusOf = (error: ConvocoreError): number => {
+  switch (error._tag) {
+    case "InvalidInput":
+      return 400
+    case "Unauthorized":
+    case "Forbidden":
+    case "NotFound":
+    case "BadRequest":
+      return error.status
+    case "RateLimited":
+      return 429
+    case "InvalidResponse":
+      return 502
+    default:
+      return 503
+  }
+}
+
+const upstreamStatusOf = (error: ConvocoreError): number | undefined => {
+  if ("status" in error) return error.status
+  if (error._tag === "AllRegionsFailed") return error.attempts.findLast((a) => a.status !== undefined)?.status
+  return undefined
+}
+
+/** Seconds a client should wait: until the first open breaker lets a probe through, else a short pause. */
+export const retryAfterSeconds = (error: ConvocoreError, regions: ReadonlyArray<RegionHealth>): number => {
+  if (error._tag === "RateLimited" && error.retryAfterMs !== undefined)
+    return Math.max(1, Math.ceil(error.retryAfterMs / 1000))
+  const open = regions.map((r) => r.retryInMs).filter((ms): ms is number => ms !== undefined)
+  if (open.length === regions.length && open.length > 0)
+    return Math.min(300, Math.max(1, Math.ceil(Math.min(...open) / 1000)))
+  return error._tag === "RateLimited" ? 1 : 2
+}
+
+const errorBody = (error: ConvocoreError): unknown => {
+  switch (error._tag) {
+    case "InvalidInput":
+      return {
+        message: error.message,
+        code: "BAD_REQUEST",
+        issues: [{ message: error.message, path: [error.field] }]
+      }
+    case "Unauthorized":
+    case "Forbidden":
+    case "NotFound":
+    case "BadRequest":
+    case "RateLimited":
+      return {
+        message: error.message,
+        code: error.code ?? (error._tag === "RateLimited" ? "TOO_MANY_REQUESTS" : "BAD_REQUEST"),
+        ...(error.issues.length > 0 ? { issues: error.issues } : {})
+      }
+    case "InvalidResponse":
+      return {
+        message: `Convocore answered an invalid response (${error.reason}): ${error.message}`,
+        code: "BAD_GATEWAY"
+      }
+    case "AllRegionsFailed":
+      return {
+        message: `Convocore is unavailable: ${error.message}`,
+        code: "SERVICE_UNAVAILABLE",
+        issues: error.attempts.map((a) => ({
+          message: `${a.region} attempt ${a.attempt}: ${a.outcome}${a.status === undefined ? "" : ` (HTTP ${a.status})`}`,
+          region: a.region,
+          attempt: a.attempt,
+          outcome: a.outcome,
+          ...(a.status === undefined ? {} : { status: a.status }),
+          ms: a.ms
+        }))
+      }
+    default:
+      return { message: `Convocore is unavailable: ${error.message}`, code: "SERVICE_UNAVAILABLE" }
+  }
+}
+
+const cacheStatus = (...parameters: ReadonlyArray<string | undefined>) =>
+  [cacheName, ...parameters.filter((p): p is string => p !== undefined)].join("; ")
+
+export const ageOf = (entry: Entry, now: number) =>
+  String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)))
+
+const ttlOf = (entry: Entry, now: number) => Math.floor((entry.expiresAt - now) / 1000)
+
+/** The `Cache-Status` of a fresh hit. */
+export const hitStatus = (entry: Entry, now: number): string => `${cacheName}; hit; ttl=${ttlOf(entry, now)}`
+
+/** The headers of a fresh cache hit; the fast path (./FastPath.ts) answers with the same ones. */
+export const hitHeaders = (entry: Entry, now: number): Record<string, string> => ({
+  "cache-status": hitStatus(entry, now),
+  age: ageOf(entry, now)
+})
+
+/** The headers every document answer carries, beside how it was made. */
+export const documentHeaders = (
+  entry: Pick<Entry, "region" | "upstreamRequestId">,
+  headers: Record<string, string>
+): Record<string, string> => ({
+  ...headers,
+  [regionHeader]: entry.region,
+  ...(entry.upstreamRequestId === undefined ? {} : { "x-upstream-request-id": entry.upstreamRequestId })
+})
+
+const documentResponse = (
+  entry: Pick<Entry, "body" | "contentType" | "region" | "upstreamRequestId">,
+  headers: Record<string, string>
+) =>
+  HttpServerResponse.uint8Array(entry.body, {
+    status: 200,
+    contentType: entry.contentType,
+    headers: documentHeaders(entry, headers)
+  })
+
+const failureResponse = (
+  error: ConvocoreError,
+  captured: Captured | undefined,
+  headers: Record<string, string>
+) => {
+  const status = statusOf(error)
+  // The upstream's own answer (401, 403, 404, 400, 429) goes back as it came: same status, same bytes.
+  const passThrough = captured !== undefined && captured.status === status && status < 500
+  const region = "region" in error && error.region !== undefined ? { [regionHeader]: error.region } : {}
+  return passThrough
+    ? HttpServerResponse.uint8Array(captured.body, {
+        status,
+        contentType: captured.headers["content-type"] ?? jsonType,
+        headers: { ...headers, ...region }
+      })
+    : HttpServerResponse.unsafeJson(errorBody(error), { status, headers: { ...headers, ...region } })
+}
+
+interface Fetched {
+  readonly result: UpstreamResult
+  readonly stored: boolean
+  readonly ttlMs: number
+}
+
+export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations", (handlers) =>
+  Effect.gen(function* () {
+    const cache = yield* ResponseCache
+    const upstream = yield* Upstream
+    const metrics = yield* GatewayMetrics
+
+    return handlers.handleRaw("getConversation", ({ path }) =>
+      Effect.gen(function* () {
+        const caller = yield* Caller
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const directives = (request.headers["cache-control"] ?? "").toLowerCase()
+        const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
+        const noStore = /\bno-store\b/.test(directives)
+        const key = cacheKey(caller.tenant, path.agentId, path.convoId)
+
+        const before = yield* cache.lookup(key)
+        if (before._tag === "Fresh" && !noCache) {
+          metrics.cacheEvent("hit")
+          return documentResponse(before.entry, hitHeaders(before.entry, yield* Clock.currentTimeMillis))
+        }
+
+        const fetch: Effect.Effect<Fetched> = Effect.gen(function* () {
+          const result = yield* upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken)
+          if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: cache.ttlMs }
+          const { stored, evicted } = yield* cache.store(key, result)
+          if (stored) metrics.cacheEvent("stored")
+          metrics.cacheEvent("evicted", evicted)
+          return { result, stored, ttlMs: cache.ttlMs }
+        })
+        // Requests that may store and requests that may not never share a call.
+        const { collapsed, value }: Coalesced<Fetched> = yield* cache.coalesce(
+          `${key}\u0000${noStore}`,
+          fetch
+        )
+        metrics.cacheEvent(collapsed ? "collapsed" : "miss")
+        const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
+        const result = value.result
+
+        if (result._tag === "Document") {
+          return documentResponse(result, {
+            "cache-status": collapsed
+              ? cacheStatus(forward, "collapsed")
+              : cacheStatus(
+                  forward,
+                  value.stored ? "stored" : undefined,
+                  value.stored ? `ttl=${Math.floor(value.ttlMs / 1000)}` : undefined
+                )
+          })
+        }
+
+        const error = result.error
+        const upstreamStatus = upstreamStatusOf(error)
+        if (isUnavailable(error)) {
+          const fallback = yield* cache.lookup(key)
+          if (fallback._tag !== "Miss") {
+            metrics.cacheEvent("stale")
+            const now = yield* Clock.currentTimeMillis
+            return documentResponse(fallback.entry, {
+              "cache-status": cacheStatus(
+                "fwd=stale",
+                upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+                `ttl=${ttlOf(fallback.entry, now)}`,
+                "detail=stale-if-error"
+              ),
+              age: ageOf(fallback.entry, now),
+              warning: `110 ${cacheName} "Response is Stale", 111 ${cacheName} "Revalidation Failed"`,
+              "x-cache-stale": "1"
+            })
+          }
+        }
+        const status = statusOf(error)
+        const headers: Record<string, string> = {
+          "cache-status": cacheStatus(
+            forward,
+            upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+            collapsed ? "collapsed" : undefined,
+            error._tag === "AllRegionsFailed" ? "detail=all-regions-failed" : undefined
+          )
+        }
+        if (status === 429 || status === 503) {
+          headers["retry-after"] = String(retryAfterSeconds(error, yield* upstream.health))
+        }
+        return failureResponse(error, result.response, headers)
+      })
+    )
+  })
+)

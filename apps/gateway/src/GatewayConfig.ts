@@ -1,0 +1,264 @@
+/**
+ * The gateway's own configuration, read from the environment (or any `ConfigProvider`) and validated as a
+ * whole at start: every problem is reported at once, each naming the variable it concerns. The upstream
+ * settings (key, region, URLs, timeouts, breaker) are the client's: read by @convocore-effect/client from
+ * the same variables the CLI uses.
+ */
+import { ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import * as Config from "effect/Config"
+
+/**
+ * - `forward`: the caller's bearer token is forwarded upstream; the cache is keyed by a hash of it.
+ * - `own-key`: the gateway calls Convocore with its own key and accepts only the configured caller tokens.
+ */
+export type AuthMode = "forward" | "own-key"
+
+export interface GatewaySettings {
+  readonly host: string
+  readonly port: number
+  readonly auth: AuthMode
+  /** Accepted caller tokens (own-key mode only). */
+  readonly callerTokens: ReadonlyArray<Redacted.Redacted<string>>
+  readonly cache: {
+    readonly maxEntries: number
+    readonly maxBytes: number
+    /** How long a stored document is served without asking upstream; 0 stores nothing. */
+    readonly ttlMs: number
+    /** How long past its TTL a document may still be served when every region fails; 0 never. */
+    readonly staleIfErrorMs: number
+  }
+  /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
+  readonly shutdownTimeoutMs: number
+  /** Start the sandbox's EU and NA listeners in-process and use them as upstream (demo mode). */
+  readonly sandbox: boolean
+}
+
+export const defaults = {
+  host: "0.0.0.0",
+  port: 8080,
+  cacheMaxEntries: 10_000,
+  cacheMaxBytes: 128 * 1024 * 1024,
+  cacheTtlMs: 30_000,
+  staleIfErrorMs: 5 * 60_000,
+  shutdownTimeoutMs: 25_000
+} as const
+
+/** Every variable the gateway itself reads, for `--help`, the README and error messages. */
+export const variables = {
+  port: "PORT",
+  host: "HOST",
+  auth: "GATEWAY_AUTH",
+  callerTokens: "GATEWAY_CALLER_TOKENS",
+  cacheMaxEntries: "GATEWAY_CACHE_MAX_ENTRIES",
+  cacheMaxBytes: "GATEWAY_CACHE_MAX_BYTES",
+  cacheTtl: "GATEWAY_CACHE_TTL",
+  staleIfError: "GATEWAY_STALE_IF_ERROR",
+  shutdownTimeout: "GATEWAY_SHUTDOWN_TIMEOUT",
+  sandbox: "GATEWAY_SANDBOX",
+  apiKey: "CONVOCORE_API_KEY"
+} as const
+
+/** Below this length a caller token is guessable; refusing it keeps own-key mode from being open in effect. */
+export const minCallerTokenLength = 16
+
+/** The variables as strings, before validation. */
+export interface RawSettings {
+  readonly port: string | undefined
+  readonly host: string | undefined
+  readonly auth: string | undefined
+  readonly callerTokens: Redacted.Redacted<string> | undefined
+  readonly cacheMaxEntries: string | undefined
+  readonly cacheMaxBytes: string | undefined
+  readonly cacheTtl: string | undefined
+  readonly staleIfError: string | undefined
+  readonly shutdownTimeout: string | undefined
+  readonly sandbox: string | undefined
+  /** Only whether it is set matters here; the client reads its value. */
+  readonly apiKeySet: boolean
+}
+
+const optionalString = (name: string) => Config.map(Config.option(Config.string(name)), Option.getOrUndefined)
+
+export const raw: Config.Config<RawSettings> = Config.all({
+  port: optionalString(variables.port),
+  host: optionalString(variables.host),
+  auth: optionalString(variables.auth),
+  callerTokens: Config.map(Config.option(Config.redacted(variables.callerTokens)), Option.getOrUndefined),
+  cacheMaxEntries: optionalString(variables.cacheMaxEntries),
+  cacheMaxBytes: optionalString(variables.cacheMaxBytes),
+  cacheTtl: optionalString(variables.cacheTtl),
+  staleIfError: optionalString(variables.staleIfError),
+  shutdownTimeout: optionalString(variables.shutdownTimeout),
+  sandbox: optionalString(variables.sandbox),
+  apiKeySet: Config.map(
+    Config.all([
+      Config.option(Config.string(variables.apiKey)),
+      Config.option(Config.string("WORKSPACE_SECRET"))
+    ]),
+    (values) => values.some(Option.isSome)
+  )
+})
+
+const shortDuration = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/
+const unitMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** A bare number is milliseconds (as in the client); `30s`, `5m`, `500ms`, or Effect's `30 seconds`. */
+export const parseDuration = (text: string): number | undefined => {
+  const short = shortDuration.exec(text)
+  if (short !== null) return Math.round(Number(short[1]) * (unitMs[short[2] ?? "ms"] ?? 1))
+  const decoded = Duration.decodeUnknown(text.trim())
+  return Option.isSome(decoded) && Duration.isFinite(decoded.value)
+    ? Duration.toMillis(decoded.value)
+    : undefined
+}
+
+const parseBoolean = (text: string): boolean | undefined => {
+  const value = text.trim().toLowerCase()
+  if (["1", "true", "yes", "on"].includes(value)) return true
+  if (["0", "false", "no", "off", ""].includes(value)) return false
+  return undefined
+}
+
+/** Validates the raw values; `Left` lists every problem, one message per variable. */
+export const validate = (input: RawSettings): Either.Either<GatewaySettings, ReadonlyArray<string>> => {
+  const problems: Array<string> = []
+  const integer = (name: string, text: string | undefined, fallback: number, min: number, max: number) => {
+    if (text === undefined) return fallback
+    const value = Number(text.trim())
+    if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}: "${text}" is not a whole number from ${min} to ${max}`)
+      return fallback
+    }
+    return value
+  }
+  const duration = (name: string, text: string | undefined, fallback: number) => {
+    if (text === undefined) return fallback
+    const ms = parseDuration(text)
+    if (ms === undefined || ms < 0) {
+      problems.push(
+        `${name}: "${text}" is not a duration (e.g. 30s, 5m, 500ms; a bare number is milliseconds)`
+      )
+      return fallback
+    }
+    return ms
+  }
+
+  const port = integer(variables.port, input.port, defaults.port, 0, 65_535)
+  let sandbox = false
+  if (input.sandbox !== undefined) {
+    const parsed = parseBoolean(input.sandbox)
+    if (parsed === undefined)
+      problems.push(`${variables.sandbox}: "${input.sandbox}" is not a boolean (1/0, true/false)`)
+    else sandbox = parsed
+  }
+  // The demo accepts a published key: it listens on loopback unless told otherwise.
+  const host = input.host?.trim() || (sandbox ? "127.0.0.1" : defaults.host)
+
+  const tokens = (input.callerTokens === undefined ? "" : Redacted.value(input.callerTokens))
+    .split(",")
+    .map((token) => token.trim())
+    .filter((token) => token.length > 0)
+  const authText = input.auth?.trim().toLowerCase()
+  let auth: AuthMode
+  if (authText === undefined || authText === "") {
+    if (tokens.length > 0) auth = "own-key"
+    else if (input.apiKeySet && !sandbox) {
+      problems.push(
+        `${variables.apiKey} is set but ${variables.callerTokens} is not: set ${variables.callerTokens} (comma-separated) ` +
+          `so that the gateway uses its own key and accepts only those callers, or set ${variables.auth}=forward ` +
+          "to forward each caller's bearer token instead"
+      )
+      auth = "forward"
+    } else auth = "forward"
+  } else if (authText === "forward" || authText === "own-key") {
+    auth = authText
+  } else {
+    problems.push(`${variables.auth}: "${input.auth}" is not an auth mode: expected forward or own-key`)
+    auth = "forward"
+  }
+  if (auth === "own-key") {
+    if (tokens.length === 0)
+      problems.push(
+        `${variables.callerTokens}: own-key mode accepts only configured callers, and none is configured ` +
+          "(set one or more tokens, comma-separated)"
+      )
+    const short = tokens.filter((token) => token.length < minCallerTokenLength).length
+    if (short > 0)
+      problems.push(
+        `${variables.callerTokens}: ${short} token(s) shorter than ${minCallerTokenLength} characters; use long random tokens`
+      )
+    if (!input.apiKeySet && !sandbox)
+      problems.push(
+        `${variables.apiKey}: own-key mode calls Convocore with the gateway's own key, and it is not set`
+      )
+  } else if (tokens.length > 0) {
+    problems.push(
+      `${variables.callerTokens} is set, but ${variables.auth}=forward does not use it: remove one of them`
+    )
+  }
+
+  const settings: GatewaySettings = {
+    host,
+    port,
+    auth,
+    callerTokens: tokens.map((token) => Redacted.make(token)),
+    cache: {
+      maxEntries: integer(
+        variables.cacheMaxEntries,
+        input.cacheMaxEntries,
+        defaults.cacheMaxEntries,
+        1,
+        10_000_000
+      ),
+      maxBytes: integer(
+        variables.cacheMaxBytes,
+        input.cacheMaxBytes,
+        defaults.cacheMaxBytes,
+        1024,
+        Number.MAX_SAFE_INTEGER
+      ),
+      ttlMs: duration(variables.cacheTtl, input.cacheTtl, defaults.cacheTtlMs),
+      staleIfErrorMs: duration(variables.staleIfError, input.staleIfError, defaults.staleIfErrorMs)
+    },
+    shutdownTimeoutMs: duration(variables.shutdownTimeout, input.shutdownTimeout, defaults.shutdownTimeoutMs),
+    sandbox
+  }
+  return problems.length === 0 ? Either.right(settings) : Either.left(problems)
+}
+
+/** The messages of a `ConfigError`, one per leaf, for a start-up report without a stack trace. */
+export const configErrorMessages = (error: ConfigError.ConfigError): ReadonlyArray<string> =>
+  ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, left: ReadonlyArray<string>, right: ReadonlyArray<string>) => [...left, ...right],
+    orCase: (_, left: ReadonlyArray<string>, right: ReadonlyArray<string>) => [...left, ...right],
+    invalidDataCase: (_, path, message) => [
+      path.length > 0 && !message.includes(path.join(".")) ? `${path.join(".")}: ${message}` : message
+    ],
+    missingDataCase: (_, path, message) => [
+      path.length > 0 && !message.includes(path.join(".")) ? `${path.join(".")}: ${message}` : message
+    ],
+    sourceUnavailableCase: (_, path, message) => [`${path.join(".")}: ${message}`],
+    unsupportedCase: (_, path, message) => [`${path.join(".")}: ${message}`]
+  })
+
+/** Start-up refused: the configuration is invalid. */
+export class InvalidConfiguration extends Data.TaggedError("InvalidConfiguration")<{
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Invalid configuration:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`
+  }
+}
+
+export class GatewayConfig extends Context.Tag("@convocore-effect/gateway/GatewayConfig")<
+  GatewayConfig,
+  GatewaySettings
+>() {
+  static readonly read: Effect.Effect<GatewaySettings, InvalidConfiguration> = Effect.flatMap(
+    Effect.mapError(raw, (error) => new InvalidConfiguration({ problems: configErrorMessages(error) })),
+    (input) => Either.mapLeft(validate(input), (problems) => new InvalidConfiguration({ problems }))
+  )
+
+  static readonly layer = (settings: GatewaySettings): Layer.Layer<GatewayConfig> =>
+    Layer.succeed(GatewayConfig, settings)
+}

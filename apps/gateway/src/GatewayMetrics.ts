@@ -1,0 +1,137 @@
+/**
+ * Prometheus metrics through prom-client, in a registry of the gateway's own (not prom-client's global
+ * one), so that several gateways in one process (tests) never share counters.
+ */
+import { Context, Effect, Layer } from "effect"
+import * as Prometheus from "prom-client"
+
+export type CacheEvent = "hit" | "miss" | "collapsed" | "stale" | "stored" | "evicted"
+
+export interface RegionGauge {
+  readonly target: string
+  /** 0 closed, 1 half-open (probing), 2 open. */
+  readonly state: 0 | 1 | 2
+}
+
+const make = () => {
+  const registry = new Prometheus.Registry()
+  Prometheus.collectDefaultMetrics({ register: registry, prefix: "convocore_gateway_" })
+
+  const requests = new Prometheus.Counter({
+    name: "convocore_gateway_requests_total",
+    help: "HTTP requests answered, by route template, method and status",
+    labelNames: ["route", "method", "status"] as const,
+    registers: [registry]
+  })
+  const duration = new Prometheus.Histogram({
+    name: "convocore_gateway_request_duration_seconds",
+    help: "Time from request to response headers, by route template",
+    labelNames: ["route"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry]
+  })
+  const cache = {
+    hit: new Prometheus.Counter({
+      name: "convocore_gateway_cache_hits_total",
+      help: "Requests served from a fresh cache entry",
+      registers: [registry]
+    }),
+    miss: new Prometheus.Counter({
+      name: "convocore_gateway_cache_misses_total",
+      help: "Requests that started an upstream call",
+      registers: [registry]
+    }),
+    collapsed: new Prometheus.Counter({
+      name: "convocore_gateway_cache_coalesced_total",
+      help: "Requests that waited on another request's upstream call instead of making their own",
+      registers: [registry]
+    }),
+    stale: new Prometheus.Counter({
+      name: "convocore_gateway_cache_stale_served_total",
+      help: "Requests answered with a stale entry because every region failed (stale-if-error)",
+      registers: [registry]
+    }),
+    stored: new Prometheus.Counter({
+      name: "convocore_gateway_cache_stored_total",
+      help: "Upstream documents stored in the cache",
+      registers: [registry]
+    }),
+    evicted: new Prometheus.Counter({
+      name: "convocore_gateway_cache_evictions_total",
+      help: "Entries evicted to stay within the entry and byte bounds",
+      registers: [registry]
+    })
+  } satisfies Record<CacheEvent, Prometheus.Counter>
+  const attempts = new Prometheus.Counter({
+    name: "convocore_gateway_upstream_attempts_total",
+    help: "Upstream attempts, by region and outcome (ok, not-found, connect-failed, server-error, timeout, ...)",
+    labelNames: ["region", "outcome"] as const,
+    registers: [registry]
+  })
+  const entries = new Prometheus.Gauge({
+    name: "convocore_gateway_cache_entries",
+    help: "Entries in the cache",
+    registers: [registry]
+  })
+  const bytes = new Prometheus.Gauge({
+    name: "convocore_gateway_cache_bytes",
+    help: "Body bytes held by the cache",
+    registers: [registry]
+  })
+  const inFlight = new Prometheus.Gauge({
+    name: "convocore_gateway_requests_in_flight",
+    help: "Requests being answered (this scrape included)",
+    registers: [registry]
+  })
+  const breaker = new Prometheus.Gauge({
+    name: "convocore_gateway_region_circuit_state",
+    help: "Circuit breaker state per upstream region: 0 closed, 1 half-open, 2 open",
+    labelNames: ["region"] as const,
+    registers: [registry]
+  })
+
+  // Pre-bound series for the fast path: no label hashing per cache hit.
+  const hitRoute = "/v3/agents/:agentId/convos/:convoId"
+  const hitRequests = requests.labels(hitRoute, "GET", "200")
+  const hitDuration = duration.labels(hitRoute)
+
+  return {
+    registry,
+    /** A fresh hit answered: the request, its duration and the hit, as `request` + `cacheEvent` count them. */
+    hitServed: (seconds: number) => {
+      hitRequests.inc()
+      hitDuration.observe(seconds)
+      cache.hit.inc()
+    },
+    contentType: registry.contentType,
+    request: (route: string, method: string, status: number, seconds: number) => {
+      requests.inc({ route, method, status: String(status) })
+      duration.observe({ route }, seconds)
+    },
+    cacheEvent: (event: CacheEvent, count = 1) => {
+      if (count > 0) cache[event].inc(count)
+    },
+    attempt: (region: string, outcome: string) => attempts.inc({ region, outcome }),
+    /** Renders the exposition text; gauges read at scrape time are set just before. */
+    render: (gauges: {
+      readonly entries: number
+      readonly bytes: number
+      readonly inFlight: number
+      readonly regions: ReadonlyArray<RegionGauge>
+    }) =>
+      Effect.promise(() => {
+        inFlight.set(gauges.inFlight)
+        entries.set(gauges.entries)
+        bytes.set(gauges.bytes)
+        for (const region of gauges.regions) breaker.set({ region: region.target }, region.state)
+        return registry.metrics()
+      })
+  } as const
+}
+
+export class GatewayMetrics extends Context.Tag("@convocore-effect/gateway/GatewayMetrics")<
+  GatewayMetrics,
+  ReturnType<typeof make>
+>() {
+  static readonly layer = Layer.sync(GatewayMetrics, make)
+}

@@ -1,0 +1,156 @@
+/**
+ * The gateway assembled: the `HttpApi` with its handlers, `/openapi.json` and `/docs`, the per-request
+ * lifecycle, the cache and the upstream stack, served by a Node `http.Server` that this module keeps a
+ * handle on, so that shutdown can stop accepting connections first and close the rest last.
+ */
+
+import * as Http from "node:http"
+import type { ConvocoreSettings } from "@convocore-effect/client"
+import { HttpApiBuilder, HttpApiSwagger, HttpServer, type HttpServerError } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import {
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FiberRef,
+  Layer,
+  LogLevel,
+  Runtime,
+  type Scope
+} from "effect"
+import { AuthorizationLive } from "./CallerAuth.js"
+import { ConversationsLive } from "./Conversations.js"
+import * as FastPath from "./FastPath.js"
+import { GatewayApi } from "./GatewayApi.js"
+import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"
+import { GatewayMetrics } from "./GatewayMetrics.js"
+import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
+import { OperationsLive } from "./Operations.js"
+import { ResponseCache } from "./ResponseCache.js"
+import { Upstream } from "./Upstream.js"
+
+/**
+ * The Node server, with one addition: each request first meets the synchronous fast path for cache hits
+ * (./FastPath.ts); only what it declines is emitted to the Effect handler the platform installed.
+ */
+export class GatewayHttpServer extends Http.Server {
+  fastPath: FastPath.FastPath | undefined = undefined
+
+  // `emit` is typed per event by overloads (the last takes `string | symbol`, hence the cast below to reach
+  // it); only "request" is intercepted, everything else passes as is.
+  override emit(event: string | symbol, ...args: Array<unknown>): boolean {
+    if (event === "request" && this.fastPath !== undefined) {
+      // The "request" event's arguments, as Node documents them.
+      const [request, response] = args as [Http.IncomingMessage, Http.ServerResponse]
+      if (this.fastPath(request, response)) return true
+    }
+    return super.emit(event as string, ...args)
+  }
+}
+
+const ApiLive = HttpApiBuilder.api(GatewayApi).pipe(
+  Layer.provide([ConversationsLive, OperationsLive]),
+  Layer.provide(AuthorizationLive)
+)
+
+/**
+ * Everything but the listener, over a given `Upstream` (the real one is `Upstream.layer(settings)`):
+ * what a test composes with another upstream.
+ */
+export const layerWith = <E>(
+  settings: GatewaySettings,
+  upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
+  server: Http.Server
+) => {
+  const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer).pipe(
+    Layer.provideMerge(upstream),
+    Layer.provideMerge(GatewayMetrics.layer),
+    Layer.provideMerge(GatewayConfig.layer(settings))
+  )
+  return HttpApiBuilder.serve(requestLifecycle).pipe(
+    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(ApiLive),
+    Layer.provideMerge(services),
+    Layer.provideMerge(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host }))
+  )
+}
+
+export interface RunningGateway {
+  /** `http://host:port`, the base of every route; Convocore clients use `${url}/v3`. */
+  readonly url: string
+  readonly port: number
+  /**
+   * Graceful shutdown, first half: stop accepting connections, answer 503 to requests arriving on open
+   * ones, and wait for the requests in flight (at most `timeout`). Returns how many were cut short.
+   * Closing the scope afterwards releases everything else.
+   */
+  readonly drain: (timeout?: Duration.DurationInput) => Effect.Effect<number>
+  readonly context: Context.Context<Lifecycle | GatewayMetrics | ResponseCache | Upstream>
+}
+
+export interface StartOptions {
+  /**
+   * Writes the log line of a request answered by the fast path. By default it goes through Effect's
+   * logger (as every other line does); the binary passes a direct writer of the same JSON line, which
+   * costs a fraction of that on the hot path.
+   */
+  readonly requestLog?: ((fields: Record<string, unknown>) => void) | undefined
+}
+
+/** Starts the gateway for the life of the scope, over the real upstream stack. */
+export const start = (settings: GatewaySettings, client: ConvocoreSettings, options: StartOptions = {}) =>
+  startWith(settings, Upstream.layer(client), options)
+
+export const startWith = <E>(
+  settings: GatewaySettings,
+  upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
+  options: StartOptions = {}
+): Effect.Effect<RunningGateway, E | HttpServerError.ServeError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const server = new GatewayHttpServer()
+    const context = yield* Layer.build(layerWith(settings, upstream, server))
+    const runtime = yield* Effect.runtime<never>()
+    const logRequests = LogLevel.lessThanEqual(
+      yield* FiberRef.get(FiberRef.currentMinimumLogLevel),
+      LogLevel.Info
+    )
+    server.fastPath = FastPath.make({
+      settings,
+      cache: Context.get(context, ResponseCache),
+      metrics: Context.get(context, GatewayMetrics),
+      lifecycle: Context.get(context, Lifecycle),
+      log: !logRequests
+        ? undefined
+        : (options.requestLog ??
+          ((fields) => Runtime.runSync(runtime, Effect.annotateLogs(Effect.logInfo("request"), fields))))
+    })
+    const address = Context.get(context, HttpServer.HttpServer).address
+    const port = address._tag === "TcpAddress" ? address.port : 0
+    const host = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host
+    const lifecycle = Context.get(context, Lifecycle)
+    const drain = (timeout: Duration.DurationInput = Duration.millis(settings.shutdownTimeoutMs)) =>
+      Effect.gen(function* () {
+        yield* lifecycle.startDraining
+        // Stops accepting; since Node 19 this also closes the connections that sit idle. The callback
+        // runs once every connection has ended.
+        const closed = yield* Deferred.make<void>()
+        server.close(() => Deferred.unsafeDone(closed, Exit.void))
+        const left = yield* lifecycle.awaitIdle(timeout)
+        // Answers given during the drain close their connections themselves (`connection: close`) once
+        // written; connections that went idle since the drain began are closed here. A short grace lets
+        // the last bytes go out before anything still open is cut.
+        server.closeIdleConnections()
+        yield* Effect.timeoutOption(Deferred.await(closed), Duration.seconds(2))
+        server.closeAllConnections()
+        return left
+      })
+    return {
+      url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+      port,
+      drain,
+      context: Context.pick(Lifecycle, GatewayMetrics, ResponseCache, Upstream)(context)
+    }
+  })

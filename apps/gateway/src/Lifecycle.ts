@@ -1,0 +1,155 @@
+/**
+ * What wraps every request, whatever its route: a request id (the caller's `x-request-id` if it sent a
+ * sane one), one structured log line, the request metrics, the upstream-shaped 404 for unknown routes,
+ * and the drain that graceful shutdown needs: once draining, requests still arriving on open connections
+ * are answered 503 with `connection: close`, and the requests in flight are counted so that shutdown can
+ * wait for them.
+ */
+
+import { randomUUID } from "node:crypto"
+import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Context, type Duration, Effect, FiberRef, Layer } from "effect"
+import { GatewayMetrics } from "./GatewayMetrics.js"
+
+export class Lifecycle extends Context.Tag("@convocore-effect/gateway/Lifecycle")<
+  Lifecycle,
+  {
+    readonly isDraining: () => boolean
+    readonly startDraining: Effect.Effect<void>
+    readonly inFlight: () => number
+    readonly enter: Effect.Effect<void>
+    readonly leave: Effect.Effect<void>
+    /** Waits until no request is in flight, or `timeout` passes; returns how many were still running. */
+    readonly awaitIdle: (timeout: Duration.DurationInput) => Effect.Effect<number>
+  }
+>() {
+  static readonly layer = Layer.sync(Lifecycle, () => {
+    let draining = false
+    let inFlight = 0
+    const idleLoop: Effect.Effect<void> = Effect.suspend(() =>
+      inFlight === 0 ? Effect.void : Effect.zipRight(Effect.sleep(10), idleLoop)
+    )
+    return {
+      isDraining: () => draining,
+      startDraining: Effect.sync(() => {
+        draining = true
+      }),
+      inFlight: () => inFlight,
+      enter: Effect.sync(() => {
+        inFlight++
+      }),
+      leave: Effect.sync(() => {
+        inFlight--
+      }),
+      awaitIdle: (timeout) =>
+        idleLoop.pipe(
+          Effect.timeoutOption(timeout),
+          Effect.map(() => inFlight)
+        )
+    }
+  })
+}
+
+/** The id of the request being answered, for whatever it calls (the upstream gets it as `x-request-id`). */
+export const currentRequestId = FiberRef.unsafeMake<string | undefined>(undefined)
+
+export const conversationRoute = /^\/v3\/agents\/[^/]+\/convos\/[^/]+\/?$/
+
+/** The route template a path belongs to: a bounded label set for metrics. */
+export const routeOf = (path: string): string => {
+  if (conversationRoute.test(path)) return "/v3/agents/:agentId/convos/:convoId"
+  if (path === "/healthz" || path === "/readyz" || path === "/metrics" || path === "/openapi.json")
+    return path
+  if (path === "/docs" || path.startsWith("/docs/")) return "/docs"
+  return "unmatched"
+}
+
+const saneRequestId = /^[\w.:@/+=-]{1,128}$/
+
+/** The caller's `x-request-id` when it is a sane one, else a new UUID. */
+export const requestIdOf = (incoming: string | undefined): string =>
+  incoming !== undefined && saneRequestId.test(incoming) ? incoming : randomUUID()
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(body, { status, headers })
+
+/** The upstream host's answer for a route it does not have, and its answer for a wrong method. */
+const routeNotFound = (method: string, path: string) =>
+  conversationRoute.test(path) && method !== "GET"
+    ? json(405, { message: `Method ${method} not supported`, code: "METHOD_NOT_SUPPORTED" }, { allow: "GET" })
+    : json(404, { error: { code: "NOT_FOUND", message: `Route ${method} ${path} not found` } })
+
+/**
+ * The middleware the server applies around the whole `HttpApi` app. The platform writes the app's response
+ * before a middleware gets it back, so headers and the 404 body are set in a pre-response handler.
+ */
+export const requestLifecycle = (app: HttpApp.Default): HttpApp.Default<never, Lifecycle | GatewayMetrics> =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const lifecycle = yield* Lifecycle
+    const metrics = yield* GatewayMetrics
+    const started = performance.now()
+    const requestId = requestIdOf(request.headers["x-request-id"])
+    const queryAt = request.url.indexOf("?")
+    const path = queryAt === -1 ? request.url : request.url.slice(0, queryAt)
+    const route = routeOf(path)
+
+    let final: HttpServerResponse.HttpServerResponse
+    if (lifecycle.isDraining()) {
+      final = json(
+        503,
+        { message: "The gateway is shutting down; retry on another instance", code: "SERVICE_UNAVAILABLE" },
+        { "retry-after": "1", connection: "close", "x-request-id": requestId }
+      )
+    } else {
+      final = HttpServerResponse.empty({ status: 500 })
+      yield* lifecycle.enter
+      yield* HttpApp.appendPreResponseHandler((_, response) =>
+        Effect.sync(() => {
+          // The router's own 404 (no route, or no such method on a route) has no body.
+          let answer =
+            response.status === 404 && response.body._tag === "Empty"
+              ? routeNotFound(request.method, path)
+              : response
+          answer = HttpServerResponse.setHeader(answer, "x-request-id", requestId)
+          if (answer.status === 401 && answer.headers["www-authenticate"] === undefined)
+            answer = HttpServerResponse.setHeader(
+              answer,
+              "www-authenticate",
+              'Bearer realm="convocore-gateway"'
+            )
+          // Connections left open during a drain would keep the listener from closing.
+          if (lifecycle.isDraining()) answer = HttpServerResponse.setHeader(answer, "connection", "close")
+          final = answer
+          return answer
+        })
+      )
+      yield* app.pipe(
+        Effect.locally(currentRequestId, requestId),
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.void
+            : final.status === 500
+              ? Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId }))
+              : Effect.void
+        ),
+        Effect.ensuring(lifecycle.leave)
+      )
+    }
+    const seconds = (performance.now() - started) / 1000
+    metrics.request(route, request.method, final.status, seconds)
+    const headers = final.headers
+    yield* Effect.logInfo("request").pipe(
+      Effect.annotateLogs({
+        requestId,
+        method: request.method,
+        route,
+        path,
+        status: final.status,
+        durationMs: Math.round(seconds * 10_000) / 10,
+        ...(headers["cache-status"] === undefined ? {} : { cacheStatus: headers["cache-status"] }),
+        ...(headers["x-convocore-region"] === undefined ? {} : { region: headers["x-convocore-region"] })
+      })
+    )
+    return final
+  })

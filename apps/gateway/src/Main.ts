@@ -1,0 +1,209 @@
+/**
+ * The `convocore-gateway` program: read and validate the configuration (exit 2 with every problem listed,
+ * no stack trace), start the sandbox in demo mode, serve, and on SIGTERM or SIGINT drain: stop accepting
+ * connections, let the requests in flight finish (up to GATEWAY_SHUTDOWN_TIMEOUT), then exit 0.
+ */
+import { config as clientConfig } from "@convocore-effect/client"
+import {
+  Cause,
+  ConfigError,
+  ConfigProvider,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  Option
+} from "effect"
+import * as DemoSandbox from "./DemoSandbox.js"
+import {
+  configErrorMessages,
+  defaults,
+  InvalidConfiguration,
+  raw,
+  validate,
+  variables
+} from "./GatewayConfig.js"
+import * as GatewayLogger from "./GatewayLogger.js"
+import * as GatewayServer from "./GatewayServer.js"
+import { version } from "./version.js"
+
+export const usage = `convocore-gateway ${version}
+A drop-in caching, coalescing, region-failover proxy for Convocore's V3 API.
+
+Usage:
+  convocore-gateway              serve, configured from the environment
+  convocore-gateway --sandbox    demo: start a local fake Convocore (EU and NA) as the upstream
+  convocore-gateway --help | --version
+
+Environment (see README.md for the full table):
+  ${variables.port}, ${variables.host}            where to listen (default ${defaults.host}:${defaults.port})
+  ${variables.auth}                forward (default) | own-key
+  ${variables.callerTokens}       own-key mode: accepted caller tokens, comma-separated
+  ${variables.apiKey}            own-key mode: the gateway's own Convocore key
+  ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
+  ${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL
+  CONVOCORE_REGION, CONVOCORE_EU_URL, CONVOCORE_NA_URL, CONVOCORE_BASE_URL, CONVOCORE_DEADLINE, ...
+                                 upstream settings, read as the Convocore client and CLI read them
+`
+
+/** Exit codes: 0 stopped cleanly, 1 could not run, 2 invalid usage or configuration. */
+export type ExitCode = 0 | 1 | 2
+
+const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  none: LogLevel.None
+}
+
+/** Placeholder for the client's required key in forward mode: every call replaces it with the caller's. */
+const forwardPlaceholderKey = "forwarded-per-request"
+
+const withFallbacks = (provider: ConfigProvider.ConfigProvider, fallbacks: ReadonlyMap<string, string>) =>
+  provider.pipe(ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(fallbacks))))
+
+const waitForSignal = Effect.async<NodeJS.Signals>((resume) => {
+  const onSignal = (signal: NodeJS.Signals) => resume(Effect.succeed(signal))
+  process.once("SIGTERM", onSignal)
+  process.once("SIGINT", onSignal)
+  return Effect.sync(() => {
+    process.off("SIGTERM", onSignal)
+    process.off("SIGINT", onSignal)
+  })
+})
+
+const serve = (sandboxFlag: boolean) =>
+  Effect.gen(function* () {
+    const input = yield* Effect.mapError(
+      raw,
+      (error) => new InvalidConfiguration({ problems: configErrorMessages(error) })
+    )
+    const validated = validate(sandboxFlag ? { ...input, sandbox: "true" } : input)
+    if (Either.isLeft(validated)) {
+      // The client's settings are checked too, so that one run lists every problem.
+      const upstream = yield* Effect.either(
+        Effect.withConfigProvider(
+          clientConfig,
+          withFallbacks(ConfigProvider.fromEnv(), new Map([["CONVOCORE_API_KEY", forwardPlaceholderKey]]))
+        )
+      )
+      const more = Either.isLeft(upstream) ? configErrorMessages(upstream.left) : []
+      return yield* new InvalidConfiguration({ problems: [...validated.left, ...more] })
+    }
+    const settings = validated.right
+
+    let demoHint = false
+    const overrides = new Map<string, string>()
+    const fallbacks = new Map<string, string>([["CONVOCORE_API_KEY", forwardPlaceholderKey]])
+    if (settings.sandbox) {
+      const sandbox = yield* Effect.mapError(
+        DemoSandbox.start,
+        (error) =>
+          new InvalidConfiguration({
+            problems: ConfigError.isConfigError(error) ? configErrorMessages(error) : [error.message]
+          })
+      )
+      demoHint = sandbox.demoKey && settings.auth === "forward"
+      overrides.set("CONVOCORE_EU_URL", sandbox.urls.eu)
+      overrides.set("CONVOCORE_NA_URL", sandbox.urls.na)
+      fallbacks.set("CONVOCORE_API_KEY", DemoSandbox.demoApiKey)
+      yield* Effect.logInfo("sandbox upstream started").pipe(
+        Effect.annotateLogs({
+          eu: sandbox.urls.eu,
+          na: sandbox.urls.na,
+          admin: `${sandbox.origins.eu}/_sandbox/faults`
+        })
+      )
+    }
+    const provider = withFallbacks(
+      ConfigProvider.fromMap(overrides).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv())),
+      fallbacks
+    )
+    const client = yield* Effect.withConfigProvider(clientConfig, provider).pipe(
+      Effect.mapError((error) => new InvalidConfiguration({ problems: configErrorMessages(error) }))
+    )
+
+    const gateway = yield* GatewayServer.start(settings, client, { requestLog: GatewayLogger.requestLine })
+    yield* Effect.logInfo("convocore-gateway listening").pipe(
+      Effect.annotateLogs({
+        url: gateway.url,
+        auth: settings.auth,
+        upstream:
+          client.endpoints._tag === "Single"
+            ? client.endpoints.url
+            : `eu=${client.endpoints.urls.eu} na=${client.endpoints.urls.na}`,
+        cacheTtlMs: settings.cache.ttlMs,
+        // The published demo key only: a configured key is never logged.
+        ...(demoHint
+          ? {
+              try: `curl -H 'Authorization: Bearer ${DemoSandbox.demoApiKey}' ${gateway.url}/v3/agents/agent123/convos/convo456`
+            }
+          : {})
+      })
+    )
+    const signal = yield* waitForSignal
+    yield* Effect.logInfo("draining").pipe(
+      Effect.annotateLogs({ signal, timeoutMs: settings.shutdownTimeoutMs })
+    )
+    const cut = yield* gateway.drain()
+    yield* Effect.logInfo("stopped").pipe(Effect.annotateLogs({ unfinishedRequests: cut }))
+  }).pipe(Effect.scoped)
+
+/** Runs the program for `argv` (without node and script); resolves to the exit code. */
+export const main = async (argv: ReadonlyArray<string>): Promise<ExitCode> => {
+  const flags = new Set(argv)
+  if (flags.has("--help") || flags.has("-h")) {
+    process.stdout.write(usage)
+    return 0
+  }
+  if (flags.has("--version") || flags.has("-v")) {
+    process.stdout.write(`${version}\n`)
+    return 0
+  }
+  const unknown = argv.filter((arg) => arg !== "--sandbox")
+  if (unknown.length > 0) {
+    process.stderr.write(`convocore-gateway: unknown argument ${unknown[0]}\n\n${usage}`)
+    return 2
+  }
+  const levelName = (process.env.LOG_LEVEL ?? "info").trim().toLowerCase()
+  const level = logLevels[levelName]
+  if (level === undefined) {
+    process.stderr.write(
+      `convocore-gateway: invalid configuration\n  - LOG_LEVEL: "${levelName}" is not one of ${Object.keys(logLevels).join(", ")}\n`
+    )
+    return 2
+  }
+  const exit = await Effect.runPromiseExit(
+    serve(flags.has("--sandbox")).pipe(
+      Effect.provide(Layer.merge(GatewayLogger.layer, Logger.minimumLogLevel(level)))
+    )
+  )
+  if (Exit.isSuccess(exit)) return 0
+  const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  if (failure instanceof InvalidConfiguration) {
+    process.stderr.write(
+      `convocore-gateway: invalid configuration\n${failure.problems.map((p) => `  - ${p}`).join("\n")}\nRun convocore-gateway --help for the variables it reads.\n`
+    )
+    return 2
+  }
+  if (
+    failure !== undefined &&
+    typeof failure === "object" &&
+    "_tag" in failure &&
+    failure._tag === "ServeError"
+  ) {
+    const cause = "cause" in failure ? failure.cause : undefined
+    process.stderr.write(
+      `convocore-gateway: could not listen: ${cause instanceof Error ? cause.message : String(cause)}\n`
+    )
+    return 1
+  }
+  process.stderr.write(`convocore-gateway: ${String(failure ?? exit.cause)}\n`)
+  return 1
+}

@@ -1,0 +1,117 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Either, Redacted } from "effect"
+import { GatewayConfig, parseDuration, type RawSettings, validate } from "../src/GatewayConfig.js"
+
+const empty: RawSettings = {
+  port: undefined,
+  host: undefined,
+  auth: undefined,
+  callerTokens: undefined,
+  cacheMaxEntries: undefined,
+  cacheMaxBytes: undefined,
+  cacheTtl: undefined,
+  staleIfError: undefined,
+  shutdownTimeout: undefined,
+  sandbox: undefined,
+  apiKeySet: false
+}
+
+const problems = (input: Partial<RawSettings>) =>
+  Either.match(validate({ ...empty, ...input }), { onLeft: (p) => p, onRight: () => [] })
+
+describe("GatewayConfig", () => {
+  it("defaults to forward mode on 0.0.0.0:8080 with a 30 s TTL", () => {
+    const settings = Either.getOrThrow(validate(empty))
+    assert.strictEqual(settings.auth, "forward")
+    assert.strictEqual(settings.port, 8080)
+    assert.strictEqual(settings.host, "0.0.0.0")
+    assert.strictEqual(settings.cache.ttlMs, 30_000)
+    assert.strictEqual(settings.cache.maxEntries, 10_000)
+  })
+
+  it("keeps the demo (a published key) on loopback unless HOST says otherwise", () => {
+    assert.strictEqual(Either.getOrThrow(validate({ ...empty, sandbox: "1" })).host, "127.0.0.1")
+    assert.strictEqual(
+      Either.getOrThrow(validate({ ...empty, sandbox: "1", host: "0.0.0.0" })).host,
+      "0.0.0.0"
+    )
+  })
+
+  it("reads durations as the client does, plus short forms", () => {
+    assert.strictEqual(parseDuration("1500"), 1500)
+    assert.strictEqual(parseDuration("30s"), 30_000)
+    assert.strictEqual(parseDuration("5m"), 300_000)
+    assert.strictEqual(parseDuration("10 seconds"), 10_000)
+    assert.isUndefined(parseDuration("soon"))
+  })
+
+  it("lists every problem at once, each naming its variable", () => {
+    const found = problems({ port: "http", cacheTtl: "soon", cacheMaxEntries: "-1", auth: "open" })
+    assert.strictEqual(found.length, 4)
+    assert.match(found[0] ?? "", /^PORT: "http"/)
+    assert.isTrue(found.some((p) => p.startsWith("GATEWAY_CACHE_TTL")))
+    assert.isTrue(found.some((p) => p.startsWith("GATEWAY_CACHE_MAX_ENTRIES")))
+    assert.isTrue(found.some((p) => p.startsWith('GATEWAY_AUTH: "open"')))
+  })
+
+  it("is never open: own-key mode needs caller tokens, long ones, and the gateway's key", () => {
+    assert.match(
+      problems({ auth: "own-key", apiKeySet: true })[0] ?? "",
+      /GATEWAY_CALLER_TOKENS: own-key mode/
+    )
+    assert.match(
+      problems({ callerTokens: Redacted.make("short"), apiKeySet: true })[0] ?? "",
+      /shorter than 16/
+    )
+    assert.match(
+      problems({ callerTokens: Redacted.make("a-long-enough-caller-token") })[0] ?? "",
+      /CONVOCORE_API_KEY/
+    )
+    const ok = Either.getOrThrow(
+      validate({
+        ...empty,
+        callerTokens: Redacted.make(" one-long-caller-token-1 ,two-long-caller-token-2 "),
+        apiKeySet: true
+      })
+    )
+    assert.strictEqual(ok.auth, "own-key")
+    assert.deepStrictEqual(ok.callerTokens.map(Redacted.value), [
+      "one-long-caller-token-1",
+      "two-long-caller-token-2"
+    ])
+  })
+
+  it("refuses an upstream key with no caller tokens instead of guessing the mode", () => {
+    assert.match(
+      problems({ apiKeySet: true })[0] ?? "",
+      /CONVOCORE_API_KEY is set but GATEWAY_CALLER_TOKENS is not/
+    )
+    assert.deepStrictEqual(problems({ apiKeySet: true, auth: "forward" }), [])
+  })
+
+  it.effect("reads the environment through Effect Config", () =>
+    Effect.gen(function* () {
+      const settings = yield* GatewayConfig.read.pipe(
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(
+            new Map([
+              ["PORT", "9090"],
+              ["GATEWAY_CACHE_TTL", "2m"],
+              ["GATEWAY_CALLER_TOKENS", "caller-token-0123456789"],
+              ["CONVOCORE_API_KEY", "vg_key"]
+            ])
+          )
+        )
+      )
+      assert.strictEqual(settings.port, 9090)
+      assert.strictEqual(settings.cache.ttlMs, 120_000)
+      assert.strictEqual(settings.auth, "own-key")
+      const refused = yield* Effect.flip(
+        GatewayConfig.read.pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PORT", "99999"]])))
+        )
+      )
+      assert.deepStrictEqual(refused.problems, ['PORT: "99999" is not a whole number from 0 to 65535'])
+    })
+  )
+})

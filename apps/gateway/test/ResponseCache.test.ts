@@ -1,0 +1,112 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Either, Fiber, Layer, TestClock } from "effect"
+import { GatewayConfig, type RawSettings, validate } from "../src/GatewayConfig.js"
+import { type Entry, LruStore, ResponseCache } from "../src/ResponseCache.js"
+
+const entry = (size: number, expiresAt = 1000, staleUntil = 2000): Entry => ({
+  body: new Uint8Array(size),
+  contentType: "application/json",
+  region: "eu",
+  upstreamRequestId: undefined,
+  storedAt: 0,
+  expiresAt,
+  staleUntil
+})
+
+const raw: RawSettings = {
+  port: undefined,
+  host: undefined,
+  auth: undefined,
+  callerTokens: undefined,
+  cacheMaxEntries: "3",
+  cacheMaxBytes: undefined,
+  cacheTtl: "10s",
+  staleIfError: "1m",
+  shutdownTimeout: undefined,
+  sandbox: undefined,
+  apiKeySet: false
+}
+
+const cacheLayer = ResponseCache.layer.pipe(
+  Layer.provide(GatewayConfig.layer(Either.getOrThrow(validate(raw))))
+)
+
+const document = {
+  body: new TextEncoder().encode("{}"),
+  contentType: "application/json",
+  region: "na",
+  upstreamRequestId: undefined
+}
+
+describe("LruStore", () => {
+  it("evicts the least recently used entry past its count bound", () => {
+    const store = new LruStore(2, 1_000_000)
+    store.set("a", entry(1))
+    store.set("b", entry(1))
+    store.get("a", 0)
+    assert.strictEqual(store.set("c", entry(1)), 1)
+    assert.isDefined(store.get("a", 0))
+    assert.isUndefined(store.get("b", 0))
+    assert.isDefined(store.get("c", 0))
+  })
+
+  it("stays within its byte bound and never holds a body larger than it", () => {
+    const store = new LruStore(100, 10)
+    store.set("a", entry(4))
+    store.set("b", entry(4))
+    assert.strictEqual(store.set("c", entry(4)), 1)
+    assert.strictEqual(store.bytes, 8)
+    store.set("huge", entry(11))
+    assert.isUndefined(store.get("huge", 0))
+    assert.strictEqual(store.size, 2)
+  })
+
+  it("drops an entry once its stale window is over", () => {
+    const store = new LruStore(10, 1000)
+    store.set("a", entry(1, 100, 200))
+    assert.isDefined(store.get("a", 150))
+    assert.isUndefined(store.get("a", 200))
+    assert.strictEqual(store.size, 0)
+  })
+})
+
+describe("ResponseCache", () => {
+  it.effect("is fresh for the TTL, then stale for the stale-if-error window, then gone", () =>
+    Effect.gen(function* () {
+      const cache = yield* ResponseCache
+      assert.deepStrictEqual(yield* cache.store("k", document), { stored: true, evicted: 0 })
+      assert.strictEqual((yield* cache.lookup("k"))._tag, "Fresh")
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* cache.lookup("k"))._tag, "Stale")
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* cache.lookup("k"))._tag, "Miss")
+    }).pipe(Effect.provide(cacheLayer))
+  )
+
+  it.scoped("runs one call for concurrent callers of a key and hands every caller its outcome", () =>
+    Effect.gen(function* () {
+      const cache = yield* ResponseCache
+      const gate = yield* Deferred.make<void>()
+      let calls = 0
+      const call = Effect.zipRight(
+        Deferred.await(gate),
+        Effect.sync(() => ++calls)
+      )
+      const fibers = yield* Effect.forEach(Array.from({ length: 10 }), () =>
+        Effect.fork(cache.coalesce("k", call))
+      )
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(gate, undefined)
+      const results = yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(calls, 1)
+      assert.isTrue(results.every((r) => r.value === 1))
+      assert.strictEqual(results.filter((r) => !r.collapsed).length, 1)
+      // Once settled, the next caller starts a call of its own.
+      const after = yield* cache.coalesce(
+        "k",
+        Effect.sync(() => ++calls)
+      )
+      assert.deepStrictEqual(after, { value: 2, collapsed: false })
+    }).pipe(Effect.provide(cacheLayer))
+  )
+})

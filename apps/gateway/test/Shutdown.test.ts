@@ -1,0 +1,150 @@
+/**
+ * The built bundle as a subprocess, as operators run it: `convocore-gateway --sandbox` with a slow EU, a
+ * SIGTERM while requests are in flight, and what a client sees.
+ */
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const bundle = fileURLToPath(new URL("../dist/convocore-gateway.mjs", import.meta.url))
+const tenantKey = "vg_shutdown_test_tenant_key"
+
+let built = false
+/** Builds the bundle once per test file run, as `npm run build` does. */
+const ensureBuilt = () => {
+  if (!built) execFileSync(process.execPath, ["build.mjs"], { cwd: root, stdio: "pipe" })
+  built = true
+}
+
+interface Running {
+  readonly child: ChildProcess
+  readonly url: string
+  readonly lines: Array<string>
+  readonly exited: Promise<number | null>
+}
+
+/** Starts the bundle and resolves once its "listening" line names its URL. */
+const startBundle = (env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.async<Running, Error>((resume) => {
+      const child = spawn(process.execPath, [bundle, "--sandbox"], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? "", PORT: "0", HOST: "127.0.0.1", ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      const lines: Array<string> = []
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      let buffered = ""
+      let stderr = ""
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString()
+      })
+      child.stdout?.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString()
+        let newline = buffered.indexOf("\n")
+        while (newline !== -1) {
+          const line = buffered.slice(0, newline)
+          buffered = buffered.slice(newline + 1)
+          lines.push(line)
+          const parsed = JSON.parse(line) as { msg?: string; url?: string }
+          if (parsed.msg === "convocore-gateway listening" && parsed.url !== undefined)
+            resume(Effect.succeed({ child, url: parsed.url, lines, exited }))
+          newline = buffered.indexOf("\n")
+        }
+      })
+      void exited.then((code) =>
+        resume(Effect.fail(new Error(`the gateway exited (${code}) before listening: ${stderr}`)))
+      )
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  )
+
+describe("the bundled binary", () => {
+  it.scopedLive(
+    "finishes in-flight requests on SIGTERM, refuses new connections, exits 0, and never logs a token",
+    () =>
+      Effect.gen(function* () {
+        ensureBuilt()
+        const gateway = yield* startBundle({
+          CONVOCORE_SANDBOX_API_KEYS: tenantKey,
+          CONVOCORE_SANDBOX_FAULT_EU: "latency=3s"
+        })
+        const headers = { authorization: `Bearer ${tenantKey}` }
+        // Distinct ids, so that each is its own upstream call held by the slow region.
+        const inFlight = Array.from({ length: 5 }, (_, i) =>
+          fetch(`${gateway.url}/v3/agents/agent123/convos/slow-${i}`, { headers }).then(async (response) => ({
+            status: response.status,
+            body: await response.text(),
+            at: Date.now()
+          }))
+        )
+        // SIGTERM once all five are being answered (the scrape itself is the sixth request in flight).
+        const inFlightNow = Effect.promise(() =>
+          fetch(`${gateway.url}/metrics`)
+            .then((response) => response.text())
+            .then((text) => Number(/^convocore_gateway_requests_in_flight (\d+)$/m.exec(text)?.[1] ?? 0))
+        )
+        while ((yield* inFlightNow) < 6) yield* Effect.sleep("20 millis")
+        const signalledAt = Date.now()
+        gateway.child.kill("SIGTERM")
+        yield* Effect.sleep("150 millis")
+        const refused = yield* Effect.promise(() =>
+          fetch(`${gateway.url}/healthz`).then(
+            (response) => `answered ${response.status}`,
+            (error: unknown) => String((error as { cause?: { code?: string } }).cause?.code ?? error)
+          )
+        )
+        const answers = yield* Effect.promise(() => Promise.all(inFlight))
+        const code = yield* Effect.promise(() => gateway.exited)
+
+        for (const [i, answer] of answers.entries()) {
+          assert.strictEqual(answer.status, 200)
+          assert.strictEqual((JSON.parse(answer.body) as { data: { ID: string } }).data.ID, `slow-${i}`)
+          // Answered after the signal: the drain waited for it.
+          assert.isAbove(answer.at, signalledAt)
+        }
+        assert.strictEqual(refused, "ECONNREFUSED")
+        assert.strictEqual(code, 0)
+
+        const logs = gateway.lines.map(
+          (line) => JSON.parse(line) as { msg: string; status?: number; path?: string }
+        )
+        const answered = logs.filter((l) => l.msg === "request" && l.path?.startsWith("/v3/") === true)
+        assert.deepStrictEqual(
+          answered.map((l) => l.status),
+          [200, 200, 200, 200, 200]
+        )
+        assert.includeMembers(
+          logs.map((l) => l.msg),
+          ["draining", "stopped"]
+        )
+        assert.notInclude(gateway.lines.join("\n"), tenantKey)
+      }),
+    30_000
+  )
+
+  it.scopedLive("refuses an invalid configuration with exit code 2 and a message per problem", () =>
+    Effect.sync(() => {
+      ensureBuilt()
+      const result = (() => {
+        try {
+          execFileSync(process.execPath, [bundle], {
+            env: { PATH: process.env.PATH ?? "", PORT: "eighty", GATEWAY_AUTH: "own-key" },
+            stdio: "pipe"
+          })
+          return { status: 0, stderr: "" }
+        } catch (error) {
+          const failed = error as { status: number; stderr: Buffer }
+          return { status: failed.status, stderr: failed.stderr.toString() }
+        }
+      })()
+      assert.strictEqual(result.status, 2)
+      assert.include(result.stderr, 'PORT: "eighty" is not a whole number')
+      assert.include(result.stderr, "GATEWAY_CALLER_TOKENS: own-key mode accepts only configured callers")
+      assert.notInclude(result.stderr, "    at ")
+    })
+  )
+})

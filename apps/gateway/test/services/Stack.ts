@@ -1,0 +1,111 @@
+/**
+ * A real stack for a test: the sandbox's EU and NA listeners on loopback ports, and the gateway in front
+ * of them on a port of its own, both for the life of the test's scope. Requests go through the global
+ * `fetch`, an unmodified raw client.
+ */
+import { ConvocoreConfig, type ConvocoreConfigInput } from "@convocore-effect/client"
+import { Fixtures, Sandbox } from "@convocore-effect/sandbox"
+import { Context, Effect, Either, Layer, Logger, LogLevel } from "effect"
+import { type RawSettings, validate } from "../../src/GatewayConfig.js"
+import * as GatewayServer from "../../src/GatewayServer.js"
+
+export const demoKey = Fixtures.demoApiKey
+export const seedPath = `/v3/agents/${Fixtures.demoAgent}/convos/${Fixtures.ids.seedExample}`
+export const conversationPath = (convoId: string, agentId: string = Fixtures.demoAgent) =>
+  `/v3/agents/${encodeURIComponent(agentId)}/convos/${encodeURIComponent(convoId)}`
+
+const unset: RawSettings = {
+  port: "0",
+  host: "127.0.0.1",
+  auth: undefined,
+  callerTokens: undefined,
+  cacheMaxEntries: undefined,
+  cacheMaxBytes: undefined,
+  cacheTtl: undefined,
+  staleIfError: undefined,
+  shutdownTimeout: undefined,
+  sandbox: undefined,
+  apiKeySet: false
+}
+
+export interface StackOptions {
+  readonly sandbox?: Sandbox.SandboxOptions
+  readonly gateway?: Partial<RawSettings>
+  /** The client's settings over test defaults (short backoff, so failover tests take no seconds). */
+  readonly client?: Partial<ConvocoreConfigInput>
+}
+
+export interface Answer {
+  readonly status: number
+  readonly headers: Headers
+  readonly bytes: Uint8Array
+  readonly text: string
+  readonly json: () => unknown
+}
+
+export const fetchRaw = async (url: string, headers: Record<string, string> = {}): Promise<Answer> => {
+  const response = await fetch(url, { headers })
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  const text = new TextDecoder().decode(bytes)
+  return { status: response.status, headers: response.headers, bytes, text, json: () => JSON.parse(text) }
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+export const startStack = (options: StackOptions = {}) =>
+  Effect.gen(function* () {
+    const sandboxContext = yield* Layer.build(
+      Sandbox.layerListening({ ...options.sandbox, host: "127.0.0.1", port: 0 })
+    )
+    const sandbox = Context.get(sandboxContext, Sandbox.Sandbox)
+    const listening = Context.get(sandboxContext, Sandbox.Listening)
+    const settings = Either.getOrThrowWith(
+      validate({ ...unset, ...options.gateway }),
+      (problems) => new Error(problems.join("; "))
+    )
+    const client = yield* ConvocoreConfig.make({
+      apiKey: "forwarded-per-request",
+      euUrl: listening.urls.eu,
+      naUrl: listening.urls.na,
+      backoffBase: 5,
+      backoffMax: 20,
+      attemptTimeout: 3_000,
+      deadline: 8_000,
+      ...options.client
+    })
+    // Handler fibers inherit the logger settings of the fiber that starts the server: quiet by default.
+    const gateway = yield* GatewayServer.start(settings, client).pipe(
+      Logger.withMinimumLogLevel(process.env.GATEWAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
+    )
+
+    /** Requests that reached either region of the sandbox. */
+    const upstreamRequests = Effect.map(
+      Effect.all([sandbox.counters("eu"), sandbox.counters("na")]),
+      ([eu, na]) => eu.requests + na.requests
+    )
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      Effect.promise(() => fetchRaw(`${gateway.url}${path}`, headers))
+    /** The same request straight to a sandbox region, bypassing the gateway. */
+    const direct = (path: string, headers: Record<string, string> = {}, region: "eu" | "na" = "eu") =>
+      Effect.promise(() => fetchRaw(`${listening.origins[region]}${path}`, headers))
+    const setFaults = (faults: Partial<Record<"eu" | "na", string>>) =>
+      Effect.forEach(
+        ["eu", "na"] as const,
+        (region) => {
+          const spec = faults[region]
+          return spec === undefined ? Effect.void : sandbox.setFaults(region, spec)
+        },
+        { discard: true }
+      ).pipe(Effect.orDie)
+    const metric = (name: string, labels = "") =>
+      Effect.map(get("/metrics"), (answer) => metricValue(answer.text, name, labels))
+
+    return { sandbox, listening, gateway, settings, client, upstreamRequests, get, direct, setFaults, metric }
+  })
+
+/** A sample's value in Prometheus text; 0 when the series does not exist yet. */
+export const metricValue = (text: string, name: string, labels = ""): number => {
+  const prefix = labels === "" ? `${name} ` : `${name}{${labels}} `
+  const line = text.split("\n").find((l) => l.startsWith(prefix))
+  return line === undefined ? 0 : Number(line.slice(prefix.length))
+}
