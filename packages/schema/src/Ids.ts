@@ -16,7 +16,8 @@ const PathParameter = (name: string) =>
   Schema.String.pipe(
     Schema.filter((value) => {
       if (value.length === 0) return `${name} must not be empty`
-      if (value === "." || value === "..") return `${name} cannot be "${value}": it is a relative path segment`
+      if (value === "." || value === "..")
+        return `${name} cannot be "${value}": it is a relative path segment`
       if (value.length > maxIdLength)
         return `${name} is ${value.length} characters long; at most ${maxIdLength} are allowed`
       const control = controlCharacter.exec(value)
