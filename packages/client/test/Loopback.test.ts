@@ -9,7 +9,13 @@ import { seedExampleResponse } from "@convocore-effect/schema"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
-import { Convocore, ConvocoreConfig, UndiciTransport, userAgent } from "../src/index.js"
+import {
+  Convocore,
+  ConvocoreConfig,
+  type ConvocoreConfigInput,
+  UndiciTransport,
+  userAgent
+} from "../src/index.js"
 import { outline } from "./services/Run.js"
 import { SECRET } from "./services/ScriptedTransport.js"
 
@@ -55,6 +61,21 @@ const transports = [
 ] as const
 
 describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
+  /** The client over this transport, pointed at one endpoint (no failover). */
+  const singleEndpoint = (port: number, config: Partial<ConvocoreConfigInput>) =>
+    Convocore.Default.pipe(
+      Layer.provide(transport),
+      Layer.provide(
+        ConvocoreConfig.layer({ apiKey: SECRET, baseUrl: `http://127.0.0.1:${port}/v3`, ...config })
+      )
+    )
+  /** Listens for the scope's lifetime; connections left open (a hang) are cut when it ends. */
+  const listenScoped = (server: Server) =>
+    Effect.acquireRelease(listen(server), () =>
+      Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(close(server)))
+    )
+  const getOne = Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" }))
+
   it.scopedLive(
     "EU refuses connections, NA answers: the call succeeds via NA, the trail shows EU connect-failed",
     () =>
@@ -90,24 +111,10 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
       const server = createServer(() => {
         // Never answers.
       })
-      const port = yield* Effect.acquireRelease(listen(server), () =>
-        Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(close(server)))
-      )
-      const layer = Convocore.Default.pipe(
-        Layer.provide(transport),
-        Layer.provide(
-          ConvocoreConfig.layer({
-            apiKey: SECRET,
-            baseUrl: `http://127.0.0.1:${port}/v3`,
-            maxAttempts: 1,
-            attemptTimeout: "300 millis"
-          })
-        )
-      )
+      const port = yield* listenScoped(server)
+      const layer = singleEndpoint(port, { maxAttempts: 1, attemptTimeout: "300 millis" })
       const started = Date.now()
-      const error = yield* Effect.flip(
-        Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" })).pipe(Effect.provide(layer))
-      )
+      const error = yield* Effect.flip(getOne.pipe(Effect.provide(layer)))
       const elapsed = Date.now() - started
       assert.isTrue(error._tag === "Timeout" && error.scope === "attempt", JSON.stringify(error))
       assert.isAtLeast(elapsed, 290)
@@ -124,16 +131,9 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
         // Close the socket mid-body, once the head is out: the client must not take the fragment for a document.
         res.write(body.slice(0, 20), () => setTimeout(() => res.socket?.destroy(), 20))
       })
-      const port = yield* Effect.acquireRelease(listen(server), () => close(server))
-      const layer = Convocore.Default.pipe(
-        Layer.provide(transport),
-        Layer.provide(
-          ConvocoreConfig.layer({ apiKey: SECRET, baseUrl: `http://127.0.0.1:${port}/v3`, maxAttempts: 2 })
-        )
-      )
-      const error = yield* Effect.flip(
-        Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" })).pipe(Effect.provide(layer))
-      )
+      const port = yield* listenScoped(server)
+      const layer = singleEndpoint(port, { maxAttempts: 2 })
+      const error = yield* Effect.flip(getOne.pipe(Effect.provide(layer)))
       assert.isTrue(error._tag === "InvalidResponse" && error.reason === "truncated", JSON.stringify(error))
     }).pipe(Effect.timeout("20 seconds"))
   )
@@ -146,24 +146,10 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
         res.write(body.slice(0, 10))
         // The rest never comes while the client waits.
       })
-      const port = yield* Effect.acquireRelease(listen(server), () =>
-        Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(close(server)))
-      )
-      const layer = Convocore.Default.pipe(
-        Layer.provide(transport),
-        Layer.provide(
-          ConvocoreConfig.layer({
-            apiKey: SECRET,
-            baseUrl: `http://127.0.0.1:${port}/v3`,
-            maxAttempts: 1,
-            attemptTimeout: "300 millis"
-          })
-        )
-      )
+      const port = yield* listenScoped(server)
+      const layer = singleEndpoint(port, { maxAttempts: 1, attemptTimeout: "300 millis" })
       const started = Date.now()
-      const error = yield* Effect.flip(
-        Convocore.use((c) => c.getConversation({ agentId: "a", convoId: "b" })).pipe(Effect.provide(layer))
-      )
+      const error = yield* Effect.flip(getOne.pipe(Effect.provide(layer)))
       assert.isTrue(error._tag === "Timeout" && error.scope === "attempt", JSON.stringify(error))
       assert.isBelow(Date.now() - started, 5_000)
     }).pipe(Effect.timeout("20 seconds"))
