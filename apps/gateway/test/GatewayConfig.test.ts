@@ -1,20 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Redacted } from "effect"
 import { GatewayConfig, parseDuration, type RawSettings, validate } from "../src/GatewayConfig.js"
+import { nothingSet } from "./services/Stack.js"
 
-const empty: RawSettings = {
-  port: undefined,
-  host: undefined,
-  auth: undefined,
-  callerTokens: undefined,
-  cacheMaxEntries: undefined,
-  cacheMaxBytes: undefined,
-  cacheTtl: undefined,
-  staleIfError: undefined,
-  shutdownTimeout: undefined,
-  sandbox: undefined,
-  apiKeySet: false
-}
+const empty: RawSettings = nothingSet
 
 const problems = (input: Partial<RawSettings>) =>
   Either.match(validate({ ...empty, ...input }), { onLeft: (p) => p, onRight: () => [] })

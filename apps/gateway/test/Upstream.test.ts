@@ -6,20 +6,9 @@ import { GatewayConfig, type RawSettings, validate } from "../src/GatewayConfig.
 import { GatewayMetrics } from "../src/GatewayMetrics.js"
 import { currentRequestId } from "../src/Lifecycle.js"
 import { Upstream } from "../src/Upstream.js"
+import { nothingSet } from "./services/Stack.js"
 
-const raw: RawSettings = {
-  port: undefined,
-  host: undefined,
-  auth: undefined,
-  callerTokens: undefined,
-  cacheMaxEntries: undefined,
-  cacheMaxBytes: undefined,
-  cacheTtl: undefined,
-  staleIfError: undefined,
-  shutdownTimeout: undefined,
-  sandbox: undefined,
-  apiKeySet: false
-}
+const raw: RawSettings = nothingSet
 
 // Pretty-printed, keys in an unusual order: a re-encoding of the decoded value would not give these bytes.
 const body = '{\n  "message": "ok",\n  "success": true,\n  "data": { "ID": "c1", "messagesNum": 1.0 }\n}'

@@ -14,9 +14,10 @@ export const seedPath = `/v3/agents/${Fixtures.demoAgent}/convos/${Fixtures.ids.
 export const conversationPath = (convoId: string, agentId: string = Fixtures.demoAgent) =>
   `/v3/agents/${encodeURIComponent(agentId)}/convos/${encodeURIComponent(convoId)}`
 
-const unset: RawSettings = {
-  port: "0",
-  host: "127.0.0.1",
+/** Settings as read from an environment that sets nothing. */
+export const nothingSet: RawSettings = {
+  port: undefined,
+  host: undefined,
   auth: undefined,
   callerTokens: undefined,
   cacheMaxEntries: undefined,
@@ -27,6 +28,8 @@ const unset: RawSettings = {
   sandbox: undefined,
   apiKeySet: false
 }
+
+const unset: RawSettings = { ...nothingSet, port: "0", host: "127.0.0.1" }
 
 export interface StackOptions {
   readonly sandbox?: Sandbox.SandboxOptions
