@@ -147,6 +147,24 @@ describe("the fast decoder is the Effect decoder, faster", () => {
     { fastCheck: { numRuns: 300, seed: 3 } }
   )
 
+  it("before compiling its validator, a decoder validates with Effect and still returns the input itself", () => {
+    const decoder = FastDecoder.make(Conversation)
+    // An unknown key first: the Effect decoder's own output would list the known keys first.
+    const input = asJson({ cached: true, ID: "c1", state: "completed" })
+    const broken = { ID: "c1", messagesNum: "5" }
+    const effectMessage = String(
+      Either.flip(Schema.decodeUnknownEither(Conversation)(broken)).pipe(Either.getOrThrow)
+    )
+    for (let use = 0; use < FastDecoder.compileAfter + 5; use++) {
+      const decoded = Either.getOrThrow(decoder.decodeUnknownEither(input))
+      expect(decoded).toBe(input)
+      expect(Object.keys(decoded)).toEqual(["cached", "ID", "state"])
+      expect(String(Either.flip(decoder.decodeUnknownEither(broken)).pipe(Either.getOrThrow))).toBe(
+        effectMessage
+      )
+    }
+  })
+
   it("a schema with a transformation never takes the fast path", () => {
     const dates = FastDecoder.make(Schema.Struct({ at: Schema.DateFromString }))
     expect(dates.fast).toBe(false)
