@@ -1,0 +1,135 @@
+/**
+ * The command tree. This module is all `convocore --help` loads: each command's work lives in its own
+ * module, imported when the command runs, so start-up does not pay for the client, the sandbox or the
+ * output libraries.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Either } from "effect"
+import type { ExitWith } from "./ExitCode.js"
+import * as FieldPaths from "./FieldPaths.js"
+import * as Flags from "./Flags.js"
+
+const fields = Options.text("fields").pipe(
+  Options.withPseudoName("paths"),
+  Options.withDescription(
+    "Comma-separated dotted paths to keep, e.g. userName,userEmail,assignedTo.name (a path into an array applies to each element)"
+  ),
+  Options.mapEffect((text) =>
+    Either.match(FieldPaths.parse(text), {
+      onLeft: (message) => Effect.fail(Flags.refuse(message)),
+      onRight: Effect.succeed
+    })
+  ),
+  Options.optional
+)
+
+const get = Command.make(
+  "get",
+  {
+    ...Flags.shared,
+    agentId: Args.text({ name: "agentId" }).pipe(Args.withDescription("The agent (workspace bot) id")),
+    convoId: Args.text({ name: "convoId" }).pipe(Args.withDescription("The conversation id")),
+    format: Options.choice("format", ["pretty", "json", "yaml"]).pipe(
+      Options.withDescription("Output format; default: pretty on a terminal, json when piped"),
+      Options.optional
+    ),
+    fields
+  },
+  (flags): Effect.Effect<void, ExitWith> =>
+    Effect.flatMap(
+      Effect.promise(() => import("./GetConversation.js")),
+      (command) => command.run(flags)
+    )
+).pipe(
+  Command.withDescription(
+    "Get one conversation: a lead card on a terminal, the JSON document when piped. Exit codes: 0 ok, 2 invalid input or missing key, 3 not found, 4 unauthorized/forbidden, 5 rate limited, 6 upstream unavailable, 7 invalid response"
+  )
+)
+
+const exportCommand = Command.make(
+  "export",
+  {
+    ...Flags.shared,
+    agentId: Args.text({ name: "agentId" }).pipe(Args.withDescription("The agent (workspace bot) id")),
+    ids: Options.text("ids").pipe(
+      Options.withPseudoName("FILE|-"),
+      Options.withDescription("File of conversation ids, one per line (blank lines skipped); - reads stdin")
+    ),
+    format: Options.choice("format", ["ndjson", "csv"]).pipe(
+      Options.withDescription("ndjson: one document per line, as `get --format json`; csv: lead columns"),
+      Options.withDefault("ndjson" as const)
+    ),
+    output: Options.text("output").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withAlias("o"),
+      Options.withDescription("Write to this file (default stdout); needed for --resume"),
+      Options.optional
+    ),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("Requests in flight at once, 1 to 256"),
+      Options.withDefault(8),
+      Options.mapEffect((n) =>
+        n >= 1 && n <= 256
+          ? Effect.succeed(n)
+          : Effect.fail(Flags.refuse(`--concurrency ${n}: expected 1 to 256`))
+      )
+    ),
+    resume: Options.boolean("resume").pipe(
+      Options.withDescription(
+        "Continue an interrupted export into --output: skip ids already written, append the rest"
+      )
+    ),
+    fields
+  },
+  (flags): Effect.Effect<void, ExitWith> =>
+    Effect.flatMap(
+      Effect.promise(() => import("./ExportConversations.js")),
+      (command) => command.run(flags)
+    )
+).pipe(
+  Command.withDescription(
+    "Export many conversations of one agent to NDJSON or CSV, with bounded memory. Failed ids are listed at the end (exit 8)"
+  )
+)
+
+const sandbox = Command.make(
+  "sandbox",
+  {
+    port: Options.integer("port").pipe(
+      Options.withDescription("EU listens on this port, NA on the next one; 0 picks free ports"),
+      Options.withDefault(4010)
+    ),
+    faultEu: Options.text("fault-eu").pipe(
+      Options.withPseudoName("spec"),
+      Options.withDescription(
+        'Faults of the EU region, e.g. down, "status=503,first=3", latency=2s, rate=5/s'
+      ),
+      Options.optional
+    ),
+    faultNa: Options.text("fault-na").pipe(
+      Options.withDescription("Faults of the NA region"),
+      Options.optional
+    )
+  },
+  (flags): Effect.Effect<void, ExitWith> =>
+    Effect.flatMap(
+      Effect.promise(() => import("./ServeSandbox.js")),
+      (command) => command.run(flags)
+    )
+).pipe(
+  Command.withDescription(
+    "Run a fake Convocore V3 (EU and NA listeners, seeded documents, scripted faults) until Ctrl-C; prints its URLs and key"
+  )
+)
+
+const conversations = Command.make("conversations").pipe(
+  Command.withDescription("Read conversations"),
+  Command.withSubcommands([get, exportCommand])
+)
+
+export const root = Command.make("convocore").pipe(
+  Command.withDescription("Get and export Convocore conversations, and run the Convocore sandbox"),
+  Command.withSubcommands([conversations, sandbox])
+)

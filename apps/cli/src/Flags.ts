@@ -1,0 +1,78 @@
+/**
+ * Options shared by every command that talks to Convocore, and the values they parse to. They sit on
+ * each leaf command (not on `convocore` itself) so that they can be written anywhere after it, as in
+ * `convocore conversations get a b --verbose`.
+ */
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import { Config, Effect, Either, type Option, type Redacted } from "effect"
+import * as DurationText from "./DurationText.js"
+
+/** Fails option parsing with a message, which @effect/cli prints as a usage error (exit 2). */
+export const refuse = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
+
+const duration = (name: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("duration"),
+    Options.withDescription(description),
+    Options.mapEffect((text) =>
+      Either.match(DurationText.parse(text), {
+        onLeft: (message) => Effect.fail(refuse(`--${name}: ${message}`)),
+        onRight: Effect.succeed
+      })
+    ),
+    Options.optional
+  )
+
+const firstOf = (names: ReadonlyArray<string>) =>
+  names
+    .slice(1)
+    .reduce((config, name) => Config.orElse(config, () => Config.string(name)), Config.string(names[0] ?? ""))
+
+export const shared = {
+  region: Options.choice("region", ["eu", "na", "eu-gcp", "na-gcp"]).pipe(
+    Options.withDescription("Region to start at: eu or na (env CONVOCORE_REGION; default eu)"),
+    Options.withFallbackConfig(
+      Config.map(firstOf(["CONVOCORE_REGION", "CONVOCORE_API_REGION"]), (text) => text.trim().toLowerCase())
+    ),
+    Options.optional
+  ),
+  regionPolicy: Options.choice("region-policy", ["failover", "pinned", "auto"]).pipe(
+    Options.withDescription(
+      "failover (default): move to the other region when one fails; pinned: never leave --region; auto: also look in the other region on 404 (env CONVOCORE_REGION_POLICY)"
+    ),
+    Options.withFallbackConfig(Config.string("CONVOCORE_REGION_POLICY")),
+    Options.optional
+  ),
+  apiKey: Options.redacted("api-key").pipe(
+    Options.withPseudoName("key"),
+    Options.withDescription(
+      "Workspace or agent secret; defaults to env CONVOCORE_API_KEY, then WORKSPACE_SECRET. Not needed with --sandbox"
+    ),
+    Options.optional
+  ),
+  timeout: duration("timeout", "Timeout of one attempt, e.g. 500ms, 2s (default 10s)"),
+  deadline: duration(
+    "deadline",
+    "Time allowed for the whole call, retries and waits included, e.g. 30s, 1m (default 30s)"
+  ),
+  verbose: Options.boolean("verbose").pipe(
+    Options.withDescription("Print the attempt trail (region, outcome, status, time) on stderr")
+  ),
+  sandbox: Options.boolean("sandbox").pipe(
+    Options.withDescription(
+      "Run against an in-process sandbox (no key, no network); faults from env CONVOCORE_SANDBOX_FAULT_EU / _NA"
+    )
+  )
+}
+
+export interface SharedFlags {
+  readonly region: Option.Option<string>
+  readonly regionPolicy: Option.Option<string>
+  readonly apiKey: Option.Option<Redacted.Redacted<string>>
+  readonly timeout: Option.Option<number>
+  readonly deadline: Option.Option<number>
+  readonly verbose: boolean
+  readonly sandbox: boolean
+}

@@ -1,0 +1,236 @@
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Fixtures } from "@convocore-effect/sandbox"
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import * as CsvRecord from "../src/CsvRecord.js"
+import { run } from "./services/Binary.js"
+import * as Csv from "./services/Csv.js"
+import * as SandboxEnv from "./services/SandboxEnv.js"
+
+const agent = Fixtures.demoAgent
+
+const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-export-"))
+
+const ndjsonLines = (text: string) =>
+  text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as { readonly ID: string })
+
+layer(SandboxEnv.layer)("conversations export", (it) => {
+  it.effect("exports 5,000 ids to NDJSON, every one once and valid", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const dir = tempDir()
+      const ids = Array.from({ length: 5000 }, (_, i) => `bulk-${i}`)
+      Fs.writeFileSync(Path.join(dir, "ids.txt"), `${ids.join("\n")}\n`)
+      const output = Path.join(dir, "out.ndjson")
+      const result = yield* run(
+        [
+          "conversations",
+          "export",
+          agent,
+          "--ids",
+          Path.join(dir, "ids.txt"),
+          "-o",
+          output,
+          "--concurrency",
+          "32"
+        ],
+        { env }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout, "")
+      assert.strictEqual(result.stderr, "convocore: exported 5000 conversations\n")
+      const lines = ndjsonLines(Fs.readFileSync(output, "utf8"))
+      assert.strictEqual(lines.length, 5000)
+      assert.deepStrictEqual(new Set(lines.map((line) => line.ID)), new Set(ids))
+      const again = yield* run(
+        ["conversations", "export", agent, "--ids", Path.join(dir, "ids.txt"), "-o", output, "--resume"],
+        { env }
+      )
+      assert.strictEqual(again.code, 0, again.stderr)
+      assert.strictEqual(
+        again.stderr,
+        "convocore: exported 0 conversations (5000 already written, skipped)\n"
+      )
+      assert.strictEqual(ndjsonLines(Fs.readFileSync(output, "utf8")).length, 5000)
+    })
+  )
+
+  it.effect("writes each line exactly as `get --format json` prints it, ids from stdin", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const ids = [Fixtures.ids.seedExample, Fixtures.ids.voiceCall, "a/b?c#d e", "ünï"]
+      const result = yield* run(["conversations", "export", agent, "--ids", "-", "--concurrency", "1"], {
+        env,
+        stdin: `${ids.join("\r\n")}\r\n\n`
+      })
+      assert.strictEqual(result.code, 0, result.stderr)
+      const expected = yield* Effect.forEach(ids, (id) =>
+        Effect.map(SandboxEnv.served(agent, id), (served) => SandboxEnv.expectedLine(served.body))
+      )
+      assert.deepStrictEqual(result.stdout.split(/(?<=\n)/).sort(), [...expected].sort())
+    })
+  )
+
+  it.effect("writes CSV: the default columns, quoted where needed, values from the document", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const ids = [Fixtures.ids.seedExample, Fixtures.ids.dashboard, Fixtures.ids.voiceCall, "gen-1", "gen-2"]
+      const result = yield* run(
+        ["conversations", "export", agent, "--ids", "-", "--format", "csv", "--concurrency", "1"],
+        { env, stdin: ids.join("\n") }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      const [header, ...rows] = Csv.parse(result.stdout)
+      assert.deepStrictEqual(
+        header,
+        CsvRecord.defaultColumns.map((c) => c.join("."))
+      )
+      assert.strictEqual(rows.length, ids.length)
+      // The seed's tags hold quotes and a comma: the cell must be quoted, its quotes doubled.
+      assert.include(result.stdout, '"[""new-lead"",""high-priority""]"')
+      for (const row of rows) {
+        const convoId = row[0] ?? ""
+        const served = yield* SandboxEnv.served(agent, convoId)
+        const document = JSON.parse(served.body).data
+        const expected = CsvRecord.defaultColumns.map((column, i) =>
+          i === 0
+            ? convoId
+            : CsvRecord.cell(
+                column.reduce<unknown>(
+                  (v, key) => (v as Record<string, unknown> | undefined)?.[key],
+                  document
+                )
+              )
+        )
+        assert.deepStrictEqual(row, expected, convoId)
+      }
+    })
+  )
+
+  it.effect("CSV --fields chooses the columns", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const result = yield* run(
+        [
+          "conversations",
+          "export",
+          agent,
+          "--ids",
+          "-",
+          "--format",
+          "csv",
+          "--fields",
+          "userName,userAddress,tags"
+        ],
+        { env, stdin: Fixtures.ids.seedExample }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(
+        result.stdout,
+        'userName,userAddress,tags\nJohn Doe,"123 Main St, City, State","[""new-lead"",""high-priority""]"\n'
+      )
+    })
+  )
+
+  it.effect("lists failures at the end and exits 8, exporting the rest", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const ids = ["ok-1", Fixtures.ids.notFound, "ok-2", Fixtures.ids.forbidden, "bad\u0001id", "ok-3"]
+      const result = yield* run(["conversations", "export", agent, "--ids", "-"], {
+        env,
+        stdin: ids.join("\n")
+      })
+      assert.strictEqual(result.code, 8, result.stderr)
+      assert.deepStrictEqual(
+        ndjsonLines(result.stdout)
+          .map((d) => d.ID)
+          .sort(),
+        ["ok-1", "ok-2", "ok-3"]
+      )
+      assert.match(result.stderr, /exported 3 conversations; 3 failed:/)
+      assert.match(result.stderr, /"not-found": not found: Conversation not found/)
+      assert.match(result.stderr, /"plan-gated": forbidden: Business plan or higher/)
+      assert.match(result.stderr, /"bad\\u0001id": invalid convoId: convoId contains a control character/)
+    })
+  )
+
+  it.effect("--resume after kill -9 mid-export writes each id exactly once", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const dir = tempDir()
+      const ids = Array.from({ length: 800 }, (_, i) => `resume-${i}`)
+      const idsFile = Path.join(dir, "ids.txt")
+      Fs.writeFileSync(idsFile, ids.join("\n"))
+      const output = Path.join(dir, "out.ndjson")
+      const args = ["conversations", "export", agent, "--ids", idsFile, "-o", output, "--concurrency", "8"]
+      const killed = yield* run(args, {
+        env,
+        onStart: (child) => {
+          const poll = setInterval(() => {
+            const size = Fs.existsSync(output) ? Fs.statSync(output).size : 0
+            if (size > 100_000) {
+              clearInterval(poll)
+              child.kill("SIGKILL")
+            }
+          }, 5)
+          child.on("close", () => clearInterval(poll))
+        }
+      })
+      assert.strictEqual(killed.signal, "SIGKILL", "the first run was killed before it finished")
+      // A write torn by the kill: half a record at the end of the file.
+      Fs.appendFileSync(output, '{"ID":"resume-torn","userName":"Hal')
+      const before = ndjsonLines(Fs.readFileSync(output, "utf8").replace(/[^\n]*$/, "")).length
+      assert.isAbove(before, 0)
+      assert.isBelow(before, ids.length)
+
+      const resumed = yield* run([...args, "--resume"], { env })
+      assert.strictEqual(resumed.code, 0, resumed.stderr)
+      assert.match(resumed.stderr, /already written, skipped/)
+      const lines = ndjsonLines(Fs.readFileSync(output, "utf8"))
+      assert.strictEqual(lines.length, ids.length)
+      assert.deepStrictEqual(new Set(lines.map((line) => line.ID)), new Set(ids))
+    })
+  )
+
+  describe("refusals", () => {
+    it.effect("--resume without --output exits 2", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const result = yield* run(["conversations", "export", agent, "--ids", "-", "--resume"], {
+          env,
+          stdin: "x"
+        })
+        assert.strictEqual(result.code, 2)
+        assert.match(result.stderr, /--resume needs --output FILE/)
+      })
+    )
+
+    it.effect("a missing ids file exits 2", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const result = yield* run(["conversations", "export", agent, "--ids", "/no/such/file"], { env })
+        assert.strictEqual(result.code, 2)
+        assert.match(result.stderr, /cannot read --ids \/no\/such\/file/)
+      })
+    )
+
+    it.effect("a failing write exits 1", () =>
+      Effect.gen(function* () {
+        if (!Fs.existsSync("/dev/full")) return
+        const env = yield* SandboxEnv.env
+        const result = yield* run(["conversations", "export", agent, "--ids", "-", "-o", "/dev/full"], {
+          env,
+          stdin: "x"
+        })
+        assert.strictEqual(result.code, 1, result.stderr)
+        assert.match(result.stderr, /cannot write the export/)
+        assert.notInclude(result.stderr, "    at ")
+      })
+    )
+  })
+})

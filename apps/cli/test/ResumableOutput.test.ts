@@ -1,0 +1,67 @@
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as ResumableOutput from "../src/ResumableOutput.js"
+
+const fresh = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-resume-")), "out.ndjson")
+
+describe("ResumableOutput", () => {
+  it("resuming a complete export skips every id and writes nothing", () => {
+    const path = fresh()
+    const output = ResumableOutput.open(path, { resume: false, header: undefined })
+    output.append('{"ID":"a"}\n', "a")
+    output.close()
+    const again = ResumableOutput.open(path, { resume: true, header: undefined })
+    assert.deepStrictEqual([...again.done], ["a"])
+    again.close()
+    assert.strictEqual(Fs.readFileSync(path, "utf8"), '{"ID":"a"}\n')
+  })
+
+  it("on resume, cuts a torn record and one the journal never confirmed, and skips the ids it holds", () => {
+    const path = fresh()
+    const first = ResumableOutput.open(path, { resume: false, header: undefined })
+    first.append('{"ID":"a"}\n', "a")
+    first.append('{"ID":"b"}\n', "b")
+    first.close()
+    // Killed after writing c's record but before its journal line, then in the middle of d's record.
+    Fs.appendFileSync(path, '{"ID":"c"}\n{"ID":"d","na')
+    const second = ResumableOutput.open(path, { resume: true, header: undefined })
+    assert.deepStrictEqual([...second.done], ["a", "b"])
+    second.append('{"ID":"c"}\n', "c")
+    second.close()
+    assert.strictEqual(Fs.readFileSync(path, "utf8"), '{"ID":"a"}\n{"ID":"b"}\n{"ID":"c"}\n')
+  })
+
+  it("ignores a torn journal line", () => {
+    const path = fresh()
+    const first = ResumableOutput.open(path, { resume: false, header: undefined })
+    first.append("x\n", "x")
+    first.close()
+    Fs.appendFileSync(ResumableOutput.journalPath(path), "[4,")
+    const second = ResumableOutput.open(path, { resume: true, header: undefined })
+    assert.deepStrictEqual([...second.done], ["x"])
+    second.close()
+    assert.strictEqual(Fs.readFileSync(ResumableOutput.journalPath(path), "utf8"), '[2,"x"]\n')
+  })
+
+  it("keeps a CSV header and refuses to resume with other columns", () => {
+    const path = fresh()
+    const first = ResumableOutput.open(path, { resume: false, header: "a,b\n" })
+    assert.isTrue(first.empty)
+    first.append("a,b\n", null)
+    first.append('1,"two\nlines"\n', "one")
+    first.close()
+    const second = ResumableOutput.open(path, { resume: true, header: "a,b\n" })
+    assert.isFalse(second.empty)
+    assert.deepStrictEqual([...second.done], ["one"])
+    second.close()
+    assert.throws(() => ResumableOutput.open(path, { resume: true, header: "a,c\n" }), /columns/)
+  })
+
+  it("refuses to resume an output that has no journal", () => {
+    const path = fresh()
+    Fs.writeFileSync(path, "x\n")
+    assert.throws(() => ResumableOutput.open(path, { resume: true, header: undefined }), /does not/)
+  })
+})

@@ -1,0 +1,107 @@
+import { spawn } from "node:child_process"
+import { Fixtures } from "@convocore-effect/sandbox"
+import { seedExampleResponse } from "@convocore-effect/schema"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { binary, run } from "./services/Binary.js"
+
+interface RunningSandbox {
+  readonly settings: Record<string, string>
+  readonly stop: () => Promise<number | null>
+}
+
+/** Starts `convocore sandbox` and reads the settings it prints; the scope's end stops it. */
+const startSandbox = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.async<RunningSandbox, Error>((resume) => {
+      const child = spawn(process.execPath, [binary, "sandbox", "--port", "0", ...args], {
+        env: { PATH: process.env.PATH ?? "" },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+      const stop = () => {
+        child.kill("SIGTERM")
+        return exited
+      }
+      let stdout = ""
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        stdout += chunk
+        if (stdout.includes("CONVOCORE_API_KEY=") && stdout.endsWith("\n")) {
+          const settings = Object.fromEntries(
+            stdout
+              .trim()
+              .split("\n")
+              .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])
+          )
+          resume(Effect.succeed({ settings, stop }))
+        }
+      })
+      child.on("exit", (code) => resume(Effect.fail(new Error(`convocore sandbox exited with ${code}`))))
+      return Effect.sync(() => child.kill("SIGKILL"))
+    }),
+    (sandbox) => Effect.promise(() => sandbox.stop())
+  )
+
+describe("convocore sandbox", () => {
+  it.scoped("serves both regions, prints their URLs and key, honours --fault-eu, stops on SIGTERM", () =>
+    Effect.gen(function* () {
+      const { settings, stop } = yield* startSandbox(["--fault-eu", "down"])
+      assert.match(settings.CONVOCORE_EU_URL ?? "", /^http:\/\/127\.0\.0\.1:\d+\/v3$/)
+      assert.match(settings.CONVOCORE_NA_URL ?? "", /^http:\/\/127\.0\.0\.1:\d+\/v3$/)
+      assert.strictEqual(settings.CONVOCORE_API_KEY, Fixtures.demoApiKey)
+      const result = yield* run(
+        ["conversations", "get", Fixtures.demoAgent, Fixtures.ids.seedExample, "--verbose"],
+        { env: settings }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
+      assert.match(result.stderr, /region eu: connect-failed/)
+      assert.match(result.stderr, /region na: ok 200/)
+      assert.strictEqual(yield* Effect.promise(stop), 130)
+    })
+  )
+
+  it.effect("refuses a bad fault spec with exit 2", () =>
+    Effect.gen(function* () {
+      const result = yield* run(["sandbox", "--port", "0", "--fault-eu", "explode"])
+      assert.strictEqual(result.code, 2)
+      assert.match(result.stderr, /--fault-eu: Invalid fault spec "explode": unknown fault "explode"/)
+    })
+  )
+})
+
+describe("--sandbox (in-process)", () => {
+  it.effect("needs no key, and shows a failover when EU is down", () =>
+    Effect.gen(function* () {
+      const result = yield* run(
+        ["conversations", "get", Fixtures.demoAgent, Fixtures.ids.seedExample, "--sandbox", "--verbose"],
+        { env: { CONVOCORE_SANDBOX_FAULT_EU: "down" } }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
+      assert.match(result.stderr, /attempt 1 region eu: connect-failed/)
+      assert.match(result.stderr, /attempt 2 region na: ok 200/)
+    })
+  )
+})
+
+describe("help", () => {
+  it.effect("--help exits 0 without any key or config, data on stdout", () =>
+    Effect.gen(function* () {
+      const result = yield* run(["conversations", "export", "--help"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.include(result.stdout, "--resume")
+      assert.include(result.stdout, "--concurrency")
+      assert.notInclude(result.stdout, "\u001b[", "no colour escapes when piped")
+    })
+  )
+
+  it.effect("--completions bash prints a completion script", () =>
+    Effect.gen(function* () {
+      const result = yield* run(["--completions", "bash"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.include(result.stdout, "convocore")
+      assert.include(result.stdout, "complete")
+    })
+  )
+})

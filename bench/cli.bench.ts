@@ -1,0 +1,228 @@
+/**
+ * The `convocore` CLI: cold start of `convocore --help` beside `node -e 0`, and `conversations export`
+ * of 10,000 and 100,000 ids from the sandbox listener at concurrency 16 (conversations per second and
+ * the CLI process's peak RSS), beside a plain `fetch` loop doing the same export: a pool of 16 workers,
+ * `JSON.parse`, no validation, no retry, NDJSON written with `fs.writeSync`.
+ *
+ *   cd bench && npx tsx cli.bench.ts        (build first: the binary is apps/cli/dist/convocore.mjs)
+ *
+ * BENCH_CLI_SIZES (default 10000,100000), BENCH_CLI_RUNS (cold-start runs, default 15).
+ *
+ * The ids cycle over 4,000 distinct conversations, which the sandbox keeps in its response cache after a
+ * warm-up pass, so that both exporters are measured rather than the sandbox's document generation.
+ * Goals: cold start at most 3x `node -e 0`; peak RSS within 20% between the two sizes (flat memory).
+ */
+import { spawn, spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { machine, table } from "./lib/report.js"
+
+const binary = fileURLToPath(new URL("../apps/cli/dist/convocore.mjs", import.meta.url))
+if (!Fs.existsSync(binary)) {
+  console.error(`${binary} is missing: build the CLI first (npx -y pnpm@10.34.9 exec turbo run build)`)
+  process.exit(1)
+}
+const sizes = (process.env.BENCH_CLI_SIZES ?? "10000,100000").split(",").map(Number)
+const runs = Number(process.env.BENCH_CLI_RUNS ?? 15)
+const concurrency = 16
+const distinctIds = 4000
+const agent = "agent123"
+const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-cli-bench-"))
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+// ---- cold start -------------------------------------------------------------------------------------
+
+const timeRun = (args: ReadonlyArray<string>): number => {
+  const start = performance.now()
+  const result = spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "ignore"] })
+  if (result.status !== 0) throw new Error(`node ${args.join(" ")} exited ${result.status}`)
+  return performance.now() - start
+}
+
+timeRun([binary, "--help"]) // let the OS cache the file
+const bare: Array<number> = []
+const help: Array<number> = []
+for (let i = 0; i < runs; i++) {
+  // Interleaved, so that a noisy moment hurts both alike.
+  bare.push(timeRun(["-e", "0"]))
+  help.push(timeRun([binary, "--help"]))
+}
+const bareMs = median(bare)
+const helpMs = median(help)
+
+// ---- export -----------------------------------------------------------------------------------------
+
+/** Preloaded into each measured process: its peak RSS (kB), written at exit. */
+const rssReporter = Path.join(work, "rss-reporter.cjs")
+Fs.writeFileSync(
+  rssReporter,
+  'process.on("exit", () => require("node:fs").writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)))\n'
+)
+
+const plainExporter = Path.join(work, "plain-fetch-export.mjs")
+Fs.writeFileSync(
+  plainExporter,
+  `import fs from "node:fs"
+import readline from "node:readline"
+const [idsFile, outFile, concurrency] = process.argv.slice(2)
+const base = process.env.CONVOCORE_EU_URL
+const headers = { authorization: "Bearer " + process.env.CONVOCORE_API_KEY, accept: "application/json" }
+const out = fs.openSync(outFile, "w")
+const lines = readline.createInterface({ input: fs.createReadStream(idsFile), crlfDelay: Infinity })[Symbol.asyncIterator]()
+let failed = 0
+async function worker() {
+  for (;;) {
+    const next = await lines.next()
+    if (next.done) return
+    const response = await fetch(base + "/agents/${agent}/convos/" + encodeURIComponent(next.value), { headers })
+    const body = JSON.parse(await response.text())
+    if (response.ok) fs.writeSync(out, JSON.stringify(body.data) + "\\n")
+    else failed++
+  }
+}
+await Promise.all(Array.from({ length: Number(concurrency) }, worker))
+if (failed > 0) process.exitCode = 8
+`
+)
+
+interface Measured {
+  readonly seconds: number
+  readonly peakRssMb: number
+}
+
+const measure = (args: ReadonlyArray<string>, env: Record<string, string>, label: string) =>
+  new Promise<Measured>((resolve, reject) => {
+    const rssFile = Path.join(work, `rss-${label}`)
+    const start = performance.now()
+    const child = spawn(process.execPath, ["--require", rssReporter, ...args], {
+      env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    child.on("close", (code) => {
+      const seconds = (performance.now() - start) / 1000
+      if (code !== 0) reject(new Error(`${label} exited ${code}: ${stderr.slice(-500)}`))
+      else resolve({ seconds, peakRssMb: Number(Fs.readFileSync(rssFile, "utf8")) / 1024 })
+    })
+  })
+
+const countLines = (path: string): number => {
+  const text = Fs.readFileSync(path)
+  let count = 0
+  for (const byte of text) if (byte === 10) count++
+  return count
+}
+
+/** `convocore sandbox` on free ports; resolves with the settings it prints. */
+const startSandbox = () =>
+  new Promise<{ readonly env: Record<string, string>; readonly stop: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, [binary, "sandbox", "--port", "0"], {
+      stdio: ["ignore", "pipe", "ignore"]
+    })
+    let stdout = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+      if (!stdout.includes("CONVOCORE_API_KEY=") || !stdout.endsWith("\n")) return
+      const env = Object.fromEntries(
+        stdout
+          .trim()
+          .split("\n")
+          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])
+      )
+      resolve({ env, stop: () => child.kill("SIGTERM") })
+    })
+    child.on("exit", (code) => reject(new Error(`convocore sandbox exited ${code}`)))
+  })
+
+const sandbox = await startSandbox()
+const rows: Array<Array<string>> = []
+try {
+  const pool = Array.from({ length: distinctIds }, (_, i) => `bench-${i}`)
+  const idsFile = (size: number) => {
+    const path = Path.join(work, `ids-${size}.txt`)
+    const stream = Fs.openSync(path, "w")
+    for (let i = 0; i < size; i += distinctIds)
+      Fs.writeSync(stream, `${pool.slice(0, Math.min(distinctIds, size - i)).join("\n")}\n`)
+    Fs.closeSync(stream)
+    return path
+  }
+  // Warm-up: the sandbox generates each document once and caches its response.
+  await measure(
+    [plainExporter, idsFile(distinctIds), Path.join(work, "warm.ndjson"), String(concurrency)],
+    sandbox.env,
+    "warm"
+  )
+
+  for (const size of sizes) {
+    const ids = idsFile(size)
+    const exporters = [
+      {
+        name: "convocore export (NDJSON)",
+        args: [
+          binary,
+          "conversations",
+          "export",
+          agent,
+          "--ids",
+          ids,
+          "-o",
+          Path.join(work, "cli.ndjson"),
+          "--concurrency",
+          String(concurrency)
+        ],
+        out: Path.join(work, "cli.ndjson")
+      },
+      {
+        name: "plain fetch loop",
+        args: [plainExporter, ids, Path.join(work, "plain.ndjson"), String(concurrency)],
+        out: Path.join(work, "plain.ndjson")
+      }
+    ]
+    for (const exporter of exporters) {
+      const result = await measure(exporter.args, sandbox.env, `${size}`)
+      const written = countLines(exporter.out)
+      if (written !== size) throw new Error(`${exporter.name} wrote ${written} of ${size} conversations`)
+      rows.push([
+        size.toLocaleString("en-US"),
+        exporter.name,
+        Math.round(size / result.seconds).toLocaleString("en-US"),
+        result.seconds.toFixed(1),
+        result.peakRssMb.toFixed(0)
+      ])
+      console.error(`  ${exporter.name}, ${size} ids: ${result.seconds.toFixed(1)} s`)
+    }
+  }
+} finally {
+  sandbox.stop()
+}
+
+const cliRss = rows.filter((row) => row[1]?.startsWith("convocore")).map((row) => Number(row[4]))
+const rssSpread = cliRss.length > 1 ? (Math.max(...cliRss) / Math.min(...cliRss) - 1) * 100 : 0
+
+console.log(`## CLI, ${machine()}, ${Os.cpus().length} CPUs\n`)
+console.log(`Cold start, median of ${runs} runs\n`)
+console.log(
+  table(
+    ["command", "median ms", "x node -e 0"],
+    [
+      ["node -e 0", bareMs.toFixed(0), "1.00"],
+      ["convocore --help", helpMs.toFixed(0), (helpMs / bareMs).toFixed(2)]
+    ]
+  )
+)
+console.log(`\nExport from the sandbox listener, concurrency ${concurrency}\n`)
+console.log(table(["ids", "exporter", "conversations/s", "seconds", "peak RSS MB"], rows))
+console.log(
+  `\nconvocore peak RSS spread between sizes: ${rssSpread.toFixed(0)}% (goal: at most 20%); cold start ${(helpMs / bareMs).toFixed(2)}x (goal: at most 3x)`
+)
+Fs.rmSync(work, { recursive: true, force: true })
