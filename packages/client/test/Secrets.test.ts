@@ -10,6 +10,19 @@ import { clientLayer, errorReply, json, ok, type Script, SECRET } from "./servic
 
 const encodeError = Schema.encodeSync(ConvocoreError)
 
+/** The current tracer, with every span it starts also pushed onto `spans` for the test to inspect. */
+const recordingTracer = (spans: Array<Tracer.Span>) =>
+  Effect.map(Effect.tracer, (native) =>
+    Tracer.make({
+      span: (...args) => {
+        const span = native.span(...args)
+        spans.push(span)
+        return span
+      },
+      context: (f, fiber) => native.context(f, fiber)
+    })
+  )
+
 const scenarios: ReadonlyArray<readonly [string, Script, string]> = [
   ["401", () => errorReply(401, "UNAUTHORIZED"), "Unauthorized"],
   ["both regions refuse", () => "refused", "AllRegionsFailed"],
@@ -39,15 +52,7 @@ describe("the API key never leaks", () => {
         lines.push(JSON.stringify(Logger.structuredLogger.log(options)))
       })
       return Effect.gen(function* () {
-        const native = yield* Effect.tracer
-        const recording = Tracer.make({
-          span: (...args) => {
-            const span = native.span(...args)
-            spans.push(span)
-            return span
-          },
-          context: (f, fiber) => native.context(f, fiber)
-        })
+        const recording = yield* recordingTracer(spans)
         const { result } = yield* runTraced().pipe(
           Effect.withTracer(recording),
           Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
@@ -90,15 +95,7 @@ describe("the API key never leaks", () => {
     const { layer } = clientLayer((_, n) => (n === 1 ? errorReply(503) : ok()))
     const spans: Array<Tracer.Span> = []
     return Effect.gen(function* () {
-      const native = yield* Effect.tracer
-      const recording = Tracer.make({
-        span: (...args) => {
-          const span = native.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => native.context(f, fiber)
-      })
+      const recording = yield* recordingTracer(spans)
       yield* runTraced().pipe(Effect.withTracer(recording))
       const statuses = spans
         .filter((span) => span.name === "Convocore.attempt")
