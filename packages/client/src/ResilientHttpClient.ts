@@ -35,7 +35,6 @@ import {
   type HttpClientResponse
 } from "@effect/platform"
 import { Duration, Effect, Either, Fiber, Option, Random, Schema, type Tracer } from "effect"
-import * as AttemptTimer from "./AttemptTimer.js"
 import { CircuitBreaker, logOpened, type Verdict } from "./CircuitBreaker.js"
 import { ConvocoreConfig, type RegionPolicy } from "./ConvocoreConfig.js"
 import {
@@ -45,6 +44,7 @@ import {
   type FailureKind,
   retryAfterMs
 } from "./RetryPolicy.js"
+import * as TimedExchange from "./TimedExchange.js"
 import { userAgent } from "./version.js"
 
 /** Per-call overrides of the configuration. */
@@ -160,8 +160,10 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
   {
     scoped: Effect.gen(function* () {
       const settings = yield* ConvocoreConfig
-      const timer = yield* AttemptTimer.make
       const transport = yield* HttpClient.HttpClient
+      // The transport's own timed exchange when it offers one; else each attempt runs in a timed fiber.
+      const exchangeWithin =
+        TimedExchange.offeredBy(transport) ?? (yield* TimedExchange.timedByFiber(transport))
       const breaker = yield* CircuitBreaker
       const homeRegions = new Map<string, Region.Region>()
 
@@ -302,15 +304,15 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                   captureStackTrace: false
                 },
                 (span) =>
-                  transport.execute(request).pipe(
-                    Effect.flatMap((response) =>
-                      Effect.map(Effect.either(response.arrayBuffer), (body) =>
-                        interpret(response, body, target, n)
-                      )
+                  exchangeWithin(request, limit).pipe(
+                    Effect.map(
+                      Option.match({
+                        onNone: timedOut,
+                        onSome: ({ response, body }) => interpret(response, body, target, n)
+                      })
                     ),
                     Effect.catchAll((error) => Effect.succeed(transportFailure(error, target, n))),
-                    (exchange) => timer.timeoutOption(exchange, limit),
-                    Effect.flatMap((result) => finish(span, Option.getOrElse(result, timedOut))),
+                    Effect.flatMap((result) => finish(span, result)),
                     Effect.onInterrupt(() =>
                       Effect.sync(() => {
                         const now = clock.unsafeCurrentTimeMillis()

@@ -6,13 +6,15 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { seedExampleResponse } from "@convocore-effect/schema"
+import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Deferred, Effect, Either, Fiber, identity, Layer } from "effect"
 import {
   Convocore,
   ConvocoreConfig,
   type ConvocoreConfigInput,
+  TimedExchange,
   UndiciTransport,
   userAgent
 } from "../src/index.js"
@@ -54,11 +56,33 @@ const naServer = (seen: Array<{ url: string; headers: IncomingHttpHeaders }>) =>
     ({ server }) => close(server)
   )
 
-/** Both transports: ours (the production default) and @effect/platform-node's, which the layer also accepts. */
+/**
+ * Ours (the production default, whose attempts use its own timed exchange); ours wrapped by
+ * `HttpClient.mapRequest`, which drops that offer so each attempt runs in a timed fiber; and
+ * @effect/platform-node's, which the layer also accepts (fiber-timed too).
+ */
+const wrappedUndici = Layer.effect(
+  HttpClient.HttpClient,
+  Effect.map(HttpClient.HttpClient, HttpClient.mapRequest(identity))
+).pipe(Layer.provide(UndiciTransport.layer))
+
 const transports = [
   ["UndiciTransport", UndiciTransport.layer],
+  ["UndiciTransport wrapped by mapRequest", wrappedUndici],
   ["NodeHttpClient.layerUndici", NodeHttpClient.layerUndici]
 ] as const
+
+describe("TimedExchange offers", () => {
+  it.scoped("UndiciTransport offers its timed exchange; a client derived from it does not", () =>
+    Effect.gen(function* () {
+      const undici = yield* HttpClient.HttpClient.pipe(Effect.provide(UndiciTransport.layer))
+      assert.isDefined(TimedExchange.offeredBy(undici))
+      assert.isUndefined(TimedExchange.offeredBy(undici.pipe(HttpClient.mapRequest(identity))))
+      const wrapped = yield* HttpClient.HttpClient.pipe(Effect.provide(wrappedUndici))
+      assert.isUndefined(TimedExchange.offeredBy(wrapped))
+    })
+  )
+})
 
 describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
   /** The client over this transport, pointed at one endpoint (no failover). */
@@ -152,6 +176,53 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
       const error = yield* Effect.flip(getOne.pipe(Effect.provide(layer)))
       assert.isTrue(error._tag === "Timeout" && error.scope === "attempt", JSON.stringify(error))
       assert.isBelow(Date.now() - started, 5_000)
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
+  /** A server that takes requests and never answers; `closed` completes when a request's connection ends. */
+  const silentServer = Effect.gen(function* () {
+    const arrived = yield* Deferred.make<void>()
+    const closed = yield* Deferred.make<void>()
+    const server = createServer((req) => {
+      Deferred.unsafeDone(arrived, Effect.void)
+      req.socket.once("close", () => Deferred.unsafeDone(closed, Effect.void))
+    })
+    const port = yield* listenScoped(server)
+    return { port, arrived, closed }
+  })
+
+  it.scopedLive("a timed-out attempt closes its connection instead of leaving it to hang", () =>
+    Effect.gen(function* () {
+      const { port, closed } = yield* silentServer
+      const layer = singleEndpoint(port, { maxAttempts: 1, attemptTimeout: "300 millis" })
+      const error = yield* Effect.flip(getOne.pipe(Effect.provide(layer)))
+      assert.strictEqual(error._tag, "Timeout")
+      // The server sees the connection end: the abort reached the socket.
+      yield* Deferred.await(closed).pipe(Effect.timeout("3 seconds"))
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
+  it.scopedLive("interrupting a call aborts its request in flight", () =>
+    Effect.gen(function* () {
+      const { port, arrived, closed } = yield* silentServer
+      const layer = singleEndpoint(port, { maxAttempts: 1, attemptTimeout: "30 seconds" })
+      const call = yield* Effect.fork(getOne.pipe(Effect.provide(layer)))
+      yield* Deferred.await(arrived)
+      yield* Fiber.interrupt(call)
+      yield* Deferred.await(closed).pipe(Effect.timeout("3 seconds"))
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
+  it.scopedLive("a deadline shorter than the attempt timeout ends the call on the deadline", () =>
+    Effect.gen(function* () {
+      const { port } = yield* silentServer
+      const layer = singleEndpoint(port, { attemptTimeout: "10 seconds", deadline: "400 millis" })
+      const started = Date.now()
+      const error = yield* Effect.flip(getOne.pipe(Effect.provide(layer)))
+      const elapsed = Date.now() - started
+      assert.isTrue(error._tag === "Timeout" && error.scope === "deadline", JSON.stringify(error))
+      assert.isAtLeast(elapsed, 390)
+      assert.isBelow(elapsed, 5_000)
     }).pipe(Effect.timeout("20 seconds"))
   )
 })
