@@ -34,7 +34,18 @@ import {
   HttpClientRequest,
   type HttpClientResponse
 } from "@effect/platform"
-import { Duration, Effect, Either, Fiber, Option, Random, Schema, type Tracer } from "effect"
+import {
+  Duration,
+  Effect,
+  Either,
+  Fiber,
+  FiberRef,
+  LogLevel,
+  Option,
+  Random,
+  Schema,
+  type Tracer
+} from "effect"
 import { CircuitBreaker, logOpened, type Verdict } from "./CircuitBreaker.js"
 import { ConvocoreConfig, type RegionPolicy } from "./ConvocoreConfig.js"
 import {
@@ -46,6 +57,7 @@ import {
 } from "./RetryPolicy.js"
 import * as TimedExchange from "./TimedExchange.js"
 import { userAgent } from "./version.js"
+import { withoutStackTraces } from "./withoutStackTraces.js"
 
 /** Per-call overrides of the configuration. */
 export interface CallOptions {
@@ -290,11 +302,27 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 span.attribute("convocore.outcome", outcome)
                 if (status !== undefined) span.attribute("http.response.status_code", status)
                 if (result._tag === "Ok") return Effect.succeed(result)
-                return Effect.logDebug("Convocore attempt failed").pipe(
-                  Effect.annotateLogs({ region: target, attempt: n, outcome, status: status ?? "none" }),
-                  Effect.zipRight(opened ? logOpened(target) : Effect.void),
-                  Effect.as(result)
-                )
+                return Effect.withFiberRuntime((fiber) => {
+                  // Effect drops a debug line below the minimum level anyway; checking first also skips
+                  // building its annotations, which cost more than the rest of a failed attempt's bookkeeping.
+                  const debug = LogLevel.lessThanEqual(
+                    fiber.getFiberRef(FiberRef.currentMinimumLogLevel),
+                    LogLevel.Debug
+                  )
+                  return Effect.zipRight(
+                    debug
+                      ? Effect.logDebug("Convocore attempt failed").pipe(
+                          Effect.annotateLogs({
+                            region: target,
+                            attempt: n,
+                            outcome,
+                            status: status ?? "none"
+                          })
+                        )
+                      : Effect.void,
+                    opened ? Effect.as(logOpened(target), result) : Effect.succeed(result)
+                  )
+                })
               }
               return Effect.useSpan(
                 "Convocore.attempt",
@@ -307,11 +335,14 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                   exchangeWithin(request, limit).pipe(
                     Effect.map(
                       Option.match({
-                        onNone: timedOut,
-                        onSome: ({ response, body }) => interpret(response, body, target, n)
+                        onNone: () => withoutStackTraces(timedOut),
+                        onSome: ({ response, body }) =>
+                          withoutStackTraces(() => interpret(response, body, target, n))
                       })
                     ),
-                    Effect.catchAll((error) => Effect.succeed(transportFailure(error, target, n))),
+                    Effect.catchAll((error) =>
+                      Effect.succeed(withoutStackTraces(() => transportFailure(error, target, n)))
+                    ),
                     Effect.flatMap((result) => finish(span, result)),
                     Effect.onInterrupt(() =>
                       Effect.sync(() => {
@@ -565,7 +596,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 }
                 return Either.left(result.error)
               }
-              if (attempts >= maxAttempts) return Either.left(giveUp(result))
+              if (attempts >= maxAttempts) return Either.left(withoutStackTraces(() => giveUp(result)))
 
               const now = clock.unsafeCurrentTimeMillis()
               let wanted: Target = at
@@ -597,7 +628,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                     next === at ? (hint ?? 0) : 0
                   )
                 : 0
-              if (now + wait >= deadlineAt) return Either.left(giveUp(result))
+              if (now + wait >= deadlineAt) return Either.left(withoutStackTraces(() => giveUp(result)))
               if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
               target = next
             }

@@ -9,7 +9,7 @@ import { seedExampleResponse } from "@convocore-effect/schema"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, identity, Layer } from "effect"
+import { Deferred, Effect, Either, Fiber, identity, Layer, Schedule } from "effect"
 import {
   Convocore,
   ConvocoreConfig,
@@ -223,6 +223,77 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
       assert.isTrue(error._tag === "Timeout" && error.scope === "deadline", JSON.stringify(error))
       assert.isAtLeast(elapsed, 390)
       assert.isBelow(elapsed, 5_000)
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+})
+
+describe("UndiciTransport's pools", () => {
+  it.scopedLive("a region that refused connections is reached once it listens again", () =>
+    Effect.gen(function* () {
+      const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = []
+      const na = yield* naServer(seen)
+      const euPort = yield* refusingPort
+      const layer = Convocore.Default.pipe(
+        Layer.provide(UndiciTransport.layer),
+        Layer.provide(
+          ConvocoreConfig.layer({
+            apiKey: SECRET,
+            euUrl: `http://127.0.0.1:${euPort}/v3`,
+            naUrl: `http://127.0.0.1:${na.port}/v3`,
+            breakerThreshold: 1_000
+          })
+        )
+      )
+      const trailOfOneCall = Convocore.use((c) =>
+        c.getConversationWithTrail({ agentId: "a", convoId: "b" })
+      ).pipe(Effect.map(({ attempts }) => outline(attempts)))
+      yield* Effect.gen(function* () {
+        // EU's pool is kept after each refusal...
+        for (let i = 0; i < 3; i++)
+          assert.deepStrictEqual(yield* trailOfOneCall, ["eu:connect-failed", "na:ok"])
+        // ...and connects once EU listens on its port.
+        const eu = createServer((_, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(JSON.stringify(seedExampleResponse))
+        })
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => {
+            eu.listen(euPort, "127.0.0.1", () => resume(Effect.void))
+          }),
+          () => Effect.sync(() => eu.closeAllConnections()).pipe(Effect.zipRight(close(eu)))
+        )
+        assert.deepStrictEqual(yield* trailOfOneCall, ["eu:ok"])
+      }).pipe(Effect.provide(layer))
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
+  it.scopedLive("past maxOrigins the oldest origin's pool is closed, and its idle connection with it", () =>
+    Effect.gen(function* () {
+      const closed: Array<number> = []
+      const servers = yield* Effect.forEach([0, 1, 2], (index) =>
+        Effect.acquireRelease(
+          Effect.gen(function* () {
+            const server = createServer((_, res) => res.end("ok"))
+            server.on("connection", (socket) => socket.once("close", () => closed.push(index)))
+            return { server, port: yield* listen(server) }
+          }),
+          ({ server }) => Effect.sync(() => server.closeAllConnections()).pipe(Effect.zipRight(close(server)))
+        )
+      )
+      const pools = new UndiciTransport.OriginPools({ keepAliveTimeout: 30_000 }, 2)
+      yield* Effect.addFinalizer(() => Effect.promise(() => pools.close()))
+      for (const { port } of servers) {
+        const response = yield* Effect.promise(() =>
+          pools.request({ origin: `http://127.0.0.1:${port}`, path: "/", method: "GET" })
+        )
+        yield* Effect.promise(() => response.body.text())
+      }
+      // The third origin evicted the first: its keep-alive connection ends; the other two stay open.
+      yield* Effect.repeat(
+        Effect.sync(() => closed.length),
+        { until: (n) => n > 0, schedule: Schedule.spaced("20 millis") }
+      ).pipe(Effect.timeout("3 seconds"))
+      assert.deepStrictEqual(closed, [0])
     }).pipe(Effect.timeout("20 seconds"))
   )
 })
