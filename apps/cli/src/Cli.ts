@@ -7,6 +7,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Either } from "effect"
+import * as Commands from "./Commands.js"
 import type { ExitWith } from "./ExitCode.js"
 import * as FieldPaths from "./FieldPaths.js"
 import * as Flags from "./Flags.js"
@@ -38,10 +39,7 @@ const get = Command.make(
     fields
   },
   (flags): Effect.Effect<void, ExitWith> =>
-    Effect.flatMap(
-      Effect.promise(() => import("./GetConversation.js")),
-      (command) => command.run(flags)
-    )
+    Effect.flatMap(Effect.promise(Commands.GetConversation), (command) => command.run(flags))
 ).pipe(
   Command.withDescription(
     "Get one conversation: a lead card on a terminal, the JSON document when piped. Exit codes: 0 ok, 2 invalid input or missing key, 3 not found, 4 unauthorized/forbidden, 5 rate limited, 6 upstream unavailable, 7 invalid response"
@@ -84,10 +82,7 @@ const exportCommand = Command.make(
     fields
   },
   (flags): Effect.Effect<void, ExitWith> =>
-    Effect.flatMap(
-      Effect.promise(() => import("./ExportConversations.js")),
-      (command) => command.run(flags)
-    )
+    Effect.flatMap(Effect.promise(Commands.ExportConversations), (command) => command.run(flags))
 ).pipe(
   Command.withDescription(
     "Export many conversations of one agent to NDJSON or CSV, with bounded memory. Failed ids are listed at the end (exit 8)"
@@ -114,10 +109,7 @@ const sandbox = Command.make(
     )
   },
   (flags): Effect.Effect<void, ExitWith> =>
-    Effect.flatMap(
-      Effect.promise(() => import("./ServeSandbox.js")),
-      (command) => command.run(flags)
-    )
+    Effect.flatMap(Effect.promise(Commands.ServeSandbox), (command) => command.run(flags))
 ).pipe(
   Command.withDescription(
     "Run a fake Convocore V3 (EU and NA listeners, seeded documents, scripted faults) until Ctrl-C; prints its URLs and key"
