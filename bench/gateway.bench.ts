@@ -12,9 +12,18 @@
  *   cd bench && npx tsx gateway.bench.ts        (after a build; about 2.5 minutes)
  *
  * Goals (issue 6): cache hits at least 0.5 of the bare server's rate; memory flat over the 60 s run.
+ *
+ * Switches, none of which changes what the default run measures:
+ * - `BENCH_ONLY=hit`: only the bare server and the cache hit, alternating (about 1 minute);
+ * - `BENCH_ROUNDS=n`: alternating bare/hit rounds (default 2; the better run of each is reported);
+ * - `BENCH_COMPARE_BUNDLE=<path>`: another gateway bundle (say, the build before a change) measured on
+ *   cache hits in the same rounds, so that a before/after comparison shares the machine's conditions;
+ * - `BENCH_DURATION_S`, `BENCH_MEMORY_S`: the run lengths.
+ * Each run also reports the CPU time its server process used per request (user + system, from /proc),
+ * which a busy machine disturbs far less than requests per second.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { createServer } from "node:net"
 import * as Os from "node:os"
@@ -44,6 +53,9 @@ const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon
 const connections = 32
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10)
 const memoryRunS = Number(process.env.BENCH_MEMORY_S ?? 60)
+const hitOnly = process.env.BENCH_ONLY === "hit"
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2))
+const compareBundle = process.env.BENCH_COMPARE_BUNDLE
 const key = "vg_sandbox_demo_key"
 const auth = { authorization: `Bearer ${key}` }
 const bundle = fileURLToPath(new URL("../apps/gateway/dist/convocore-gateway.mjs", import.meta.url))
@@ -106,9 +118,13 @@ createServer((request, response) => {
 }).listen(Number(process.env.PORT), "127.0.0.1")
 `
 
-const startGateway = async (upstream: { eu: string; na: string }, env: Record<string, string>) => {
+const startGateway = async (
+  upstream: { eu: string; na: string },
+  env: Record<string, string>,
+  file: string = bundle
+) => {
   const port = await freePort()
-  const child = run([bundle], {
+  const child = run([file], {
     PORT: String(port),
     HOST: "127.0.0.1",
     CONVOCORE_EU_URL: upstream.eu,
@@ -127,10 +143,54 @@ const rssMb = (pid: number): number => {
   return kb / 1024
 }
 
+/** Seconds of CPU (user + system) a process has used so far; undefined where /proc is not there. */
+const cpuSeconds = (pid: number | undefined): number | undefined => {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined
+  // Fields 14 and 15 (utime, stime) in clock ticks, counted after the parenthesised command name.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+interface Run {
+  readonly name: string
+  readonly result: Result
+  /** The server process's CPU time per request, in microseconds. */
+  readonly serverUs: number | undefined
+  /** This process's (autocannon's) CPU time per request, in microseconds. */
+  readonly loaderUs: number
+}
+const runs: Array<Run> = []
+
 const load = (
   url: string,
-  options: { readonly requests?: ReadonlyArray<RequestSpec>; readonly duration?: number } = {}
-) => autocannon({ url, connections, duration: options.duration ?? durationS, headers: auth, ...options })
+  options: {
+    readonly requests?: ReadonlyArray<RequestSpec>
+    readonly duration?: number
+    readonly name?: string
+    readonly pid?: number | undefined
+  } = {}
+) => {
+  const { name, pid, ...rest } = options
+  const serverBefore = cpuSeconds(pid)
+  const loaderBefore = process.cpuUsage()
+  return autocannon({ url, connections, duration: durationS, headers: auth, ...rest }).then((result) => {
+    if (name !== undefined) {
+      const serverAfter = cpuSeconds(pid)
+      const loader = process.cpuUsage(loaderBefore)
+      const total = Math.max(1, result.requests.total)
+      runs.push({
+        name,
+        result,
+        serverUs:
+          serverBefore === undefined || serverAfter === undefined
+            ? undefined
+            : ((serverAfter - serverBefore) * 1e6) / total,
+        loaderUs: (loader.user + loader.system) / total
+      })
+    }
+    return result
+  })
+}
 
 const check = (name: string, result: Result) => {
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0)
@@ -152,23 +212,31 @@ const upstream = { eu: `http://127.0.0.1:${euPort}/v3`, na: `http://127.0.0.1:${
 await waitFor(`${upstream.eu}/agents/agent123/convos/convo456`, { headers: auth })
 
 // Pre-generate the miss run's documents, so that the sandbox serves them from its own cache.
-for (let i = 0; i < missIds; i += 50)
-  await Promise.all(
-    Array.from({ length: 50 }, (_, j) =>
-      fetch(`${upstream.eu}/agents/agent123/convos/bench-${i + j}`, { headers: auth }).then((r) =>
-        r.arrayBuffer()
+if (!hitOnly)
+  for (let i = 0; i < missIds; i += 50)
+    await Promise.all(
+      Array.from({ length: 50 }, (_, j) =>
+        fetch(`${upstream.eu}/agents/agent123/convos/bench-${i + j}`, { headers: auth }).then((r) =>
+          r.arrayBuffer()
+        )
       )
     )
-  )
 
 // --- the gateways and the bare server -----------------------------------------------------------------
 const hitGateway = await startGateway(upstream, { GATEWAY_CACHE_TTL: "10m" })
-const missGateway = await startGateway(upstream, { GATEWAY_CACHE_TTL: "0", GATEWAY_STALE_IF_ERROR: "0" })
+const compareGateway =
+  compareBundle === undefined
+    ? undefined
+    : await startGateway(upstream, { GATEWAY_CACHE_TTL: "10m" }, compareBundle)
+const missGateway = hitOnly
+  ? undefined
+  : await startGateway(upstream, { GATEWAY_CACHE_TTL: "0", GATEWAY_STALE_IF_ERROR: "0" })
 const seedBytes = new Uint8Array(
   await (await fetch(`${hitGateway.url}${seedPath}`, { headers: auth })).arrayBuffer()
 )
+if (compareGateway !== undefined) await waitFor(`${compareGateway.url}${seedPath}`, { headers: auth })
 const barePort = await freePort()
-run(["--input-type=module", "-e", bareScript], {
+const bareChild = run(["--input-type=module", "-e", bareScript], {
   PORT: String(barePort),
   BODY_BASE64: Buffer.from(seedBytes).toString("base64")
 })
@@ -178,16 +246,86 @@ await waitFor(`${bareUrl}/`)
 // Short warm-ups (JIT, keep-alive pools), not measured.
 await load(`${bareUrl}${seedPath}`, { duration: 2 })
 await load(`${hitGateway.url}${seedPath}`, { duration: 2 })
-await load(`${missGateway.url}/`, { duration: 2, requests: cycling() })
+if (compareGateway !== undefined) await load(`${compareGateway.url}${seedPath}`, { duration: 2 })
+if (missGateway !== undefined) await load(`${missGateway.url}/`, { duration: 2, requests: cycling() })
 
-// Bare and hit alternate, twice, and the better run of each is kept: on a shared machine other processes
-// otherwise decide the ratio more than the servers do.
+// Bare and hit alternate (twice by default) and the better run of each is kept: on a shared machine other
+// processes otherwise decide the ratio more than the servers do.
 const better = (a: Result, b: Result) => (a.requests.average >= b.requests.average ? a : b)
-const bareFirst = check("bare", await load(`${bareUrl}${seedPath}`))
-const hitFirst = check("hit", await load(`${hitGateway.url}${seedPath}`))
-const bare = better(bareFirst, check("bare", await load(`${bareUrl}${seedPath}`)))
-const hit = better(hitFirst, check("hit", await load(`${hitGateway.url}${seedPath}`)))
-const miss = check("miss", await load(`${missGateway.url}/`, { requests: cycling() }))
+let bare: Result | undefined
+let hit: Result | undefined
+let compared: Result | undefined
+for (let round = 0; round < rounds; round++) {
+  const b = check("bare", await load(`${bareUrl}${seedPath}`, { name: "bare", pid: bareChild.pid }))
+  bare = bare === undefined ? b : better(bare, b)
+  const h = check(
+    "hit",
+    await load(`${hitGateway.url}${seedPath}`, { name: "cache hit", pid: hitGateway.child.pid })
+  )
+  hit = hit === undefined ? h : better(hit, h)
+  if (compareGateway !== undefined) {
+    const c = check(
+      "compared hit",
+      await load(`${compareGateway.url}${seedPath}`, {
+        name: "cache hit, compared bundle",
+        pid: compareGateway.child.pid
+      })
+    )
+    compared = compared === undefined ? c : better(compared, c)
+  }
+}
+if (bare === undefined || hit === undefined) throw new Error("no rounds were run")
+const bareBest = bare
+
+// --- report ----------------------------------------------------------------------------------------------
+const rate = (r: Result) => Math.round(r.requests.average).toLocaleString("en-US")
+const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`
+const ratio = (r: Result) => `${(r.requests.average / bareBest.requests.average).toFixed(2)}`
+const row = (name: string, r: Result) => [name, rate(r), ms(r.latency.p50), ms(r.latency.p99), ratio(r)]
+const us = (value: number | undefined) => (value === undefined ? "-" : `${value.toFixed(1)} µs`)
+const printRuns = () => {
+  console.log(
+    `\n### Every measured run, in order (load average at the end: ${Os.loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")})\n`
+  )
+  console.log(
+    table(
+      ["run", "requests/s", "p99", "server CPU per request", "autocannon CPU per request"],
+      runs.map((r) => [r.name, rate(r.result), ms(r.result.latency.p99), us(r.serverUs), us(r.loaderUs)])
+    )
+  )
+}
+const goal = () =>
+  console.log(
+    `Goal, cache hits >= 0.5 x bare: ${(hit?.requests.average ?? 0) >= 0.5 * bareBest.requests.average ? "met" : "not met"}.`
+  )
+
+if (hitOnly) {
+  console.log(
+    `## Gateway cache hits (${machine()}, ${Os.cpus().length} CPUs, autocannon ${durationS} s at ${connections} connections; ` +
+      `the better of ${rounds} alternating runs)\n`
+  )
+  console.log(
+    table(
+      ["server", "requests/s", "p50", "p99", "vs bare node:http"],
+      [
+        row("bare `node:http`, same bytes", bareBest),
+        row("gateway, cache hit", hit),
+        ...(compared === undefined ? [] : [row("gateway, cache hit, compared bundle", compared)])
+      ]
+    )
+  )
+  printRuns()
+  goal()
+  for (const child of children) child.kill("SIGTERM")
+  process.exit(0)
+}
+if (missGateway === undefined) throw new Error("unreachable: the miss gateway runs unless BENCH_ONLY=hit")
+const miss = check(
+  "miss",
+  await load(`${missGateway.url}/`, { requests: cycling(), name: "cache miss", pid: missGateway.child.pid })
+)
 const sandboxAlone = check("sandbox", await load(`http://127.0.0.1:${euPort}/`, { requests: cycling() }))
 
 // --- memory over a long cache-hit run ------------------------------------------------------------------
@@ -199,28 +337,22 @@ const long = check("memory run", await load(`${hitGateway.url}${seedPath}`, { du
 clearInterval(sampler)
 samples.push({ s: (Date.now() - started) / 1000, mb: rssMb(pid) })
 
-// --- report ----------------------------------------------------------------------------------------------
-const rate = (r: Result) => Math.round(r.requests.average).toLocaleString("en-US")
-const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`
-const ratio = (r: Result) => `${(r.requests.average / bare.requests.average).toFixed(2)}`
-const row = (name: string, r: Result) => [name, rate(r), ms(r.latency.p50), ms(r.latency.p99), ratio(r)]
-
 console.log(
   `## Gateway (${machine()}, ${Os.cpus().length} CPUs, autocannon ${durationS} s at ${connections} connections; ` +
-    "bare and cache hit: the better of two alternating runs)\n"
+    `bare and cache hit: the better of ${rounds} alternating runs)\n`
 )
 console.log(
   table(
     ["server", "requests/s", "p50", "p99", "vs bare node:http"],
     [
-      row("bare `node:http`, same bytes", bare),
+      row("bare `node:http`, same bytes", bareBest),
       row("gateway, cache hit", hit),
+      ...(compared === undefined ? [] : [row("gateway, cache hit, compared bundle", compared)]),
       row(`gateway, cache miss (TTL 0, ${missIds} ids)`, miss),
       row("sandbox alone (the misses' upstream)", sandboxAlone)
     ]
   )
 )
-
 // RSS saw-tooths with garbage collection, so each 10 s window is shown by its range, and "flat" compares
 // the highest RSS of the last two windows with that of the first two.
 const windows = Array.from({ length: Math.ceil(memoryRunS / 10) }, (_, w) => {
@@ -243,9 +375,8 @@ console.log(
   `\nHighest RSS, first 20 s: ${early.toFixed(1)} MB; last 20 s: ${late.toFixed(1)} MB ` +
     `(${late <= early * 1.15 ? "flat" : "growing"}; within 15% counts as flat).`
 )
-console.log(
-  `Goal, cache hits >= 0.5 x bare: ${hit.requests.average >= 0.5 * bare.requests.average ? "met" : "not met"}.`
-)
+printRuns()
+goal()
 
 for (const child of children) child.kill("SIGTERM")
 process.exit(0)

@@ -8,16 +8,24 @@
  *   time); every caller shares one cache partition, since every upstream call uses the gateway's one key.
  */
 
-import { createHash, timingSafeEqual } from "node:crypto"
+import * as Crypto from "node:crypto"
 import { HttpServerRequest } from "@effect/platform"
 import { Effect, Either, Layer, Option, Redacted } from "effect"
 import { Authorization, type CallerInfo, GatewayUnauthorized } from "./GatewayApi.js"
 import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"
 
-const digest = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest()
+// Every request hashes its token, and the one-shot `crypto.hash` costs a quarter of a `Hash` object; it
+// arrived in Node 20.12, and the engines field still admits 20.11, hence the fallback.
+const oneShot = typeof Crypto.hash === "function" ? Crypto.hash : undefined
+
+const digest = (token: string): Buffer =>
+  oneShot !== undefined
+    ? oneShot("sha256", token, "buffer")
+    : Crypto.createHash("sha256").update(token, "utf8").digest()
 
 /** The cache partition of a forwarded token: not reversible, and short enough to log. */
-export const tenantOf = (token: string): string => digest(token).toString("hex").slice(0, 32)
+export const tenantOf = (token: string): string =>
+  (oneShot !== undefined ? oneShot("sha256", token, "hex") : digest(token).toString("hex")).slice(0, 32)
 
 /**
  * Decides on a bearer token: the caller's tenant (its cache partition), or why it is refused. Shared with
@@ -33,7 +41,7 @@ export const makeAuthenticator = (settings: GatewaySettings) => {
     const presented = digest(token)
     // Every configured token is compared, so the time taken does not say which one came close.
     let known = false
-    for (const candidate of accepted) known = timingSafeEqual(candidate, presented) || known
+    for (const candidate of accepted) known = Crypto.timingSafeEqual(candidate, presented) || known
     return known ? Either.right("own-key") : Either.left("Unknown caller token")
   }
 }

@@ -13,6 +13,7 @@ import { Either } from "effect"
 import { makeAuthenticator } from "./CallerAuth.js"
 import { ageOf, hitStatus, regionHeader } from "./Conversations.js"
 import type { GatewaySettings } from "./GatewayConfig.js"
+import type { RequestFields } from "./GatewayLogger.js"
 import type { GatewayMetrics } from "./GatewayMetrics.js"
 import { type Lifecycle, requestIdOf } from "./Lifecycle.js"
 import { cacheKey, type ResponseCache } from "./ResponseCache.js"
@@ -23,6 +24,8 @@ const route = /^\/v3\/agents\/([^/?#]+)\/convos\/([^/?#]+)$/
 const routeLabel = "/v3/agents/:agentId/convos/:convoId"
 
 const decode = (segment: string): string | undefined => {
+  // Ids are nearly always plain: they need no trip through the decoder.
+  if (!segment.includes("%")) return segment
   try {
     return decodeURIComponent(segment)
   } catch {
@@ -36,7 +39,7 @@ export interface FastPathDeps {
   readonly metrics: GatewayMetrics["Type"]
   readonly lifecycle: Lifecycle["Type"]
   /** Writes the request's log line, when request lines are logged at all. */
-  readonly log: ((fields: Record<string, unknown>) => void) | undefined
+  readonly log: ((fields: RequestFields) => void) | undefined
 }
 
 export const make = ({ cache, lifecycle, log, metrics, settings }: FastPathDeps): FastPath => {

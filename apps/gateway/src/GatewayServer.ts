@@ -25,6 +25,7 @@ import { ConversationsLive } from "./Conversations.js"
 import * as FastPath from "./FastPath.js"
 import { GatewayApi } from "./GatewayApi.js"
 import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"
+import type * as GatewayLogger from "./GatewayLogger.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
 import { OperationsLive } from "./Operations.js"
@@ -97,7 +98,7 @@ export interface StartOptions {
    * logger (as every other line does); the binary passes a direct writer of the same JSON line, which
    * costs a fraction of that on the hot path.
    */
-  readonly requestLog?: ((fields: Record<string, unknown>) => void) | undefined
+  readonly requestLog?: ((fields: GatewayLogger.RequestFields) => void) | undefined
 }
 
 /** Starts the gateway for the life of the scope, over the real upstream stack. */

@@ -44,6 +44,11 @@ export interface CacheStats {
 export class LruStore {
   private readonly entries = new Map<string, Entry>()
   private totalBytes = 0
+  /**
+   * The key last in the map's order, when known: a hit on it needs no move. Moving is a delete and a set,
+   * and every delete leaves a hole that the map later compacts, a copy of the whole table.
+   */
+  private newest: string | undefined = undefined
 
   constructor(
     readonly maxEntries: number,
@@ -66,8 +71,11 @@ export class LruStore {
       this.delete(key)
       return undefined
     }
-    this.entries.delete(key)
-    this.entries.set(key, entry)
+    if (key !== this.newest) {
+      this.entries.delete(key)
+      this.entries.set(key, entry)
+      this.newest = key
+    }
     return entry
   }
 
@@ -76,6 +84,7 @@ export class LruStore {
     this.delete(key)
     if (entry.body.byteLength > this.maxBytes) return 0
     this.entries.set(key, entry)
+    this.newest = key
     this.totalBytes += entry.body.byteLength
     let evicted = 0
     while (this.entries.size > this.maxEntries || this.totalBytes > this.maxBytes) {
@@ -91,6 +100,7 @@ export class LruStore {
     const entry = this.entries.get(key)
     if (entry === undefined) return
     this.entries.delete(key)
+    if (key === this.newest) this.newest = undefined
     this.totalBytes -= entry.body.byteLength
   }
 }

@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, FastCheck as fc, Redacted } from "effect"
+import { tenantOf } from "../src/CallerAuth.js"
 import { bearer, conversationPath, demoKey, seedPath, startStack } from "./services/Stack.js"
 
 const tenantA = "vg_tenant_a_secret_0001"
@@ -66,6 +68,20 @@ describe("forward mode (the default)", () => {
       assert.notInclude(stranger.text, "shared-convo")
       assert.strictEqual(yield* stack.upstreamRequests, 3)
     })
+  )
+})
+
+describe("the cache partition of a forwarded token", () => {
+  it.prop(
+    "is the first 32 hex digits of the token's SHA-256 (of its UTF-8 bytes)",
+    [fc.string({ unit: "binary", maxLength: 80 })],
+    ([token]) => {
+      assert.strictEqual(
+        tenantOf(token),
+        createHash("sha256").update(token, "utf8").digest("hex").slice(0, 32)
+      )
+    },
+    { fastCheck: { numRuns: 200, seed: 9 } }
   )
 })
 

@@ -70,6 +70,54 @@ describe("the conversation route", () => {
       assert.strictEqual(full.headers.get("x-request-id"), "full-1")
       assert.strictEqual(yield* stack.metric("convocore_gateway_cache_hits_total"), 2)
       assert.strictEqual(yield* stack.upstreamRequests, 1)
+      // The miss, the fast hit and the full hit: each counted once, whichever path answered it.
+      const route = 'route="/v3/agents/:agentId/convos/:convoId"'
+      assert.strictEqual(
+        yield* stack.metric("convocore_gateway_requests_total", `${route},method="GET",status="200"`),
+        3
+      )
+      assert.strictEqual(yield* stack.metric("convocore_gateway_request_duration_seconds_count", route), 3)
+      // Counted again on a second scrape, not lost or doubled by the first.
+      yield* stack.get(seedPath, auth)
+      assert.strictEqual(yield* stack.metric("convocore_gateway_cache_hits_total"), 3)
+      assert.strictEqual(
+        yield* stack.metric("convocore_gateway_requests_total", `${route},method="GET",status="200"`),
+        4
+      )
+    })
+  )
+
+  it.scopedLive("logs a hit alike on the fast path and on the full HttpApi path", () =>
+    Effect.gen(function* () {
+      const stack = yield* startStack({ logRequests: true })
+      yield* stack.get(seedPath, auth)
+      yield* stack.get(seedPath, { ...auth, "x-request-id": "fast-1" })
+      yield* stack.get(`${seedPath}?via=full`, { ...auth, "x-request-id": "full-1" })
+      const fast = stack.requestLines.find((line) => line.requestId === "fast-1")
+      const full = stack.requestLines.find((line) => line.requestId === "full-1")
+      assert.strictEqual(fast?.via, "fast path")
+      assert.strictEqual(full?.via, "HttpApi")
+      const fields = [
+        "cacheStatus",
+        "durationMs",
+        "method",
+        "path",
+        "region",
+        "requestId",
+        "route",
+        "status",
+        "via"
+      ]
+      for (const line of [fast, full]) {
+        assert.deepStrictEqual(Object.keys(line ?? {}).sort(), fields)
+        assert.strictEqual(line?.method, "GET")
+        assert.strictEqual(line?.route, "/v3/agents/:agentId/convos/:convoId")
+        assert.strictEqual(line?.path, seedPath)
+        assert.strictEqual(line?.status, 200)
+        assert.strictEqual(line?.region, "eu")
+        assert.match(String(line?.cacheStatus), /^convocore-gateway; hit; ttl=\d+$/)
+        assert.isAtLeast(Number(line?.durationMs), 0)
+      }
     })
   )
 

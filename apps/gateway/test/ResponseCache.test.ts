@@ -61,6 +61,27 @@ describe("LruStore", () => {
     assert.strictEqual(store.size, 2)
   })
 
+  it("keeps least-recently-used order when the newest entry is hit again and again", () => {
+    const store = new LruStore(2, 1_000_000)
+    store.set("a", entry(1))
+    store.set("b", entry(1))
+    store.get("b", 0)
+    store.get("b", 0)
+    store.get("a", 0)
+    store.get("a", 0)
+    // "b" is now the least recently used.
+    assert.strictEqual(store.set("c", entry(1)), 1)
+    assert.isUndefined(store.get("b", 0))
+    assert.isDefined(store.get("a", 0))
+    // Deleting the newest entry leaves the order of the rest intact.
+    store.delete("a")
+    store.set("d", entry(1))
+    store.get("c", 0)
+    assert.strictEqual(store.set("e", entry(1)), 1)
+    assert.isUndefined(store.get("d", 0))
+    assert.isDefined(store.get("c", 0))
+  })
+
   it("drops an entry once its stale window is over", () => {
     const store = new LruStore(10, 1000)
     store.set("a", entry(1, 100, 200))

@@ -5,7 +5,7 @@
  */
 import { ConvocoreConfig, type ConvocoreConfigInput } from "@convocore-effect/client"
 import { Fixtures, Sandbox } from "@convocore-effect/sandbox"
-import { Context, Effect, Either, Layer, Logger, LogLevel } from "effect"
+import { Context, Effect, Either, HashMap, Layer, Logger, LogLevel } from "effect"
 import { type RawSettings, validate } from "../../src/GatewayConfig.js"
 import * as GatewayServer from "../../src/GatewayServer.js"
 
@@ -36,6 +36,8 @@ export interface StackOptions {
   readonly gateway?: Partial<RawSettings>
   /** The client's settings over test defaults (short backoff, so failover tests take no seconds). */
   readonly client?: Partial<ConvocoreConfigInput>
+  /** Log request lines (at info) into the stack's `requestLines`, from the fast path and the full path alike. */
+  readonly logRequests?: boolean
 }
 
 export interface Answer {
@@ -77,9 +79,26 @@ export const startStack = (options: StackOptions = {}) =>
       ...options.client
     })
     // Handler fibers inherit the logger settings of the fiber that starts the server: quiet by default.
-    const gateway = yield* GatewayServer.start(settings, client).pipe(
-      Logger.withMinimumLogLevel(process.env.GATEWAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
-    )
+    const requestLines: Array<Record<string, unknown>> = []
+    const gateway = yield* options.logRequests === true
+      ? GatewayServer.start(settings, client, {
+          requestLog: (fields) => requestLines.push({ ...fields, via: "fast path" })
+        }).pipe(
+          Effect.provide(
+            Logger.replace(
+              Logger.defaultLogger,
+              Logger.make(({ annotations, message }) => {
+                const text = Array.isArray(message) ? message.join(" ") : String(message)
+                if (text === "request")
+                  requestLines.push({ ...Object.fromEntries(HashMap.toEntries(annotations)), via: "HttpApi" })
+              })
+            )
+          ),
+          Logger.withMinimumLogLevel(LogLevel.Info)
+        )
+      : GatewayServer.start(settings, client).pipe(
+          Logger.withMinimumLogLevel(process.env.GATEWAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
+        )
 
     /** Requests that reached either region of the sandbox. */
     const upstreamRequests = Effect.map(
@@ -103,7 +122,19 @@ export const startStack = (options: StackOptions = {}) =>
     const metric = (name: string, labels = "") =>
       Effect.map(get("/metrics"), (answer) => metricValue(answer.text, name, labels))
 
-    return { sandbox, listening, gateway, settings, client, upstreamRequests, get, direct, setFaults, metric }
+    return {
+      sandbox,
+      listening,
+      gateway,
+      settings,
+      client,
+      upstreamRequests,
+      get,
+      direct,
+      setFaults,
+      metric,
+      requestLines
+    }
   })
 
 /** A sample's value in Prometheus text; 0 when the series does not exist yet. */
