@@ -29,7 +29,7 @@ const sequentialCalls = 150
 const concurrentCalls = 800
 const concurrency = 32
 const latencyCalls = 1500
-const latencyBlock = 100
+const latencyBlock = 10
 const slowServerDelayMs = 2
 
 // The loopback server: keep-alive, the seed's example response with an exact content-length.
@@ -187,10 +187,10 @@ const main = async () => {
   const sequential = await paired(sequentialCalls, 1)
   const concurrent = await paired(concurrentCalls, concurrency)
 
-  // Latency: single calls in blocks of 100 of one kind, the blocks rotating through the kinds so that
-  // drifts in machine load hit all alike. Blocks, not single interleaved calls: a failover leaves work
-  // behind (the refused socket's teardown), and within a block that work lands on the next call of the
-  // same kind, which is where its cost belongs.
+  // Latency: single calls in short blocks of one kind, the blocks rotating through the kinds so that
+  // drifts in machine load (and in where the scheduler puts this process and the server's) hit all alike.
+  // Blocks, not single interleaved calls: a failover leaves work behind (the refused socket's teardown),
+  // and within a block that work lands on the next call of the same kind, where its cost belongs.
   const viaRuntime = (runtime: typeof straight) => () => runtime.runPromise(viaClient)
   const kinds = {
     straight: viaRuntime(straight),
