@@ -64,19 +64,23 @@ export const backoffMs = (retry: number, baseMs: number, maxMs: number, random: 
   return ceiling / 2 + (ceiling / 2) * random
 }
 
+const finite = (ms: number): number => Math.min(ms, Number.MAX_SAFE_INTEGER)
+
 /**
  * The server's wait hint in milliseconds: `retry-after-ms` (milliseconds), else `retry-after` as seconds
- * or as an HTTP date (relative to `nowMs`). Unreadable or negative values give no hint.
+ * or as an HTTP date (relative to `nowMs`). Unreadable or negative values give no hint; a number too large
+ * for a double (which would read as `Infinity`) is kept as the largest safe integer: still a hint far past
+ * any cap, and one that survives JSON.
  */
 export const retryAfterMs = (
   headers: Readonly<Record<string, string | undefined>>,
   nowMs: number
 ): number | undefined => {
   const ms = headers["retry-after-ms"]
-  if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Number(ms)
+  if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return finite(Number(ms))
   const after = headers["retry-after"]
   if (after === undefined) return undefined
-  if (/^\s*\d+(\.\d+)?\s*$/.test(after)) return Number(after) * 1000
+  if (/^\s*\d+(\.\d+)?\s*$/.test(after)) return finite(Number(after) * 1000)
   const date = Date.parse(after)
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
 }

@@ -27,6 +27,13 @@ describe("RetryPolicy", () => {
     assert.strictEqual(retryAfterMs({}, 0), undefined)
   })
 
+  it("a Retry-After too large for a double is the largest safe integer, never Infinity", () => {
+    const huge = "9".repeat(400)
+    assert.strictEqual(retryAfterMs({ "retry-after": huge }, 0), Number.MAX_SAFE_INTEGER)
+    assert.strictEqual(retryAfterMs({ "retry-after-ms": huge }, 0), Number.MAX_SAFE_INTEGER)
+    assert.strictEqual(retryAfterMs({ "retry-after": "1e3" }, 0), undefined)
+  })
+
   it("a known code wins over the status", () => {
     assert.deepStrictEqual(classifyStatus(500, "TOO_MANY_REQUESTS"), {
       outcome: "rate-limited",

@@ -9,6 +9,14 @@ import { Region } from "./Region.js"
 
 /** Where an attempt went: a region, or `custom` for a single configured base URL with no failover. */
 export const Target = Schema.Union(Region, Schema.Literal("custom")).annotations({ identifier: "Target" })
+
+/**
+ * A duration in milliseconds: finite as well as non-negative, because errors travel as JSON (the CLI's
+ * `--format json`, the gateway's logs), where `Infinity` would become `null` and no longer decode.
+ */
+export const Milliseconds = Schema.Finite.pipe(Schema.nonNegative()).annotations({
+  identifier: "Milliseconds"
+})
 export type Target = typeof Target.Type
 
 /** Fields of every error the upstream answered with a status. */
@@ -45,7 +53,7 @@ export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", U
 /** 429, or a `TOO_MANY_REQUESTS` code; `retryAfterMs` is the hint the upstream gave, if any. */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   ...UpstreamFields,
-  retryAfterMs: Schema.optional(Schema.NonNegative)
+  retryAfterMs: Schema.optional(Milliseconds)
 }) {}
 
 /** 5xx (and other statuses that say the server failed), after retries where they apply. */
@@ -65,7 +73,7 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
 /** One attempt took longer than its timeout, or the whole call ran out of its deadline. */
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   scope: Schema.Literal("attempt", "deadline"),
-  ms: Schema.NonNegative,
+  ms: Milliseconds,
   region: Schema.optional(Target),
   attempt: Schema.optional(Schema.Int),
   message: Schema.String
@@ -109,7 +117,7 @@ export const Attempt = Schema.Struct({
   outcome: AttemptOutcome,
   status: Schema.optional(Schema.Int),
   code: Schema.optional(Schema.String),
-  ms: Schema.NonNegative
+  ms: Milliseconds
 }).annotations({ identifier: "Attempt" })
 export type Attempt = typeof Attempt.Type
 
