@@ -62,6 +62,9 @@ class RequestAbort {
   }
 }
 
+/** The longest delay `setTimeout` takes: 2^31 - 1 ms. */
+const maxTimerMs = 2 ** 31 - 1
+
 /** Why an exchange was aborted: the attempt's time limit, or the attempt's fiber was interrupted. */
 class ExchangeAborted extends Error {
   override readonly name = "ExchangeAborted"
@@ -291,11 +294,16 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
         clearTimeout(timer)
         resume(outcome)
       }
-      // The limit covers the head and the whole body; aborting frees the connection in either phase.
-      const timer = setTimeout(() => {
-        settle(Effect.succeedNone)
-        signal.abort(new ExchangeAborted(`The exchange took longer than ${limitMs} ms`))
-      }, limitMs)
+      // The limit covers the head and the whole body; aborting frees the connection in either phase. A
+      // limit past what `setTimeout` can count (about 24.8 days; Node would fire it after 1 ms) is no
+      // limit, as it is for Effect's own `sleep`.
+      const timer =
+        limitMs > maxTimerMs
+          ? undefined
+          : setTimeout(() => {
+              settle(Effect.succeedNone)
+              signal.abort(new ExchangeAborted(`The exchange took longer than ${limitMs} ms`))
+            }, limitMs)
       dispatcher.request(options.right).then(
         (source) => {
           const response = new UndiciResponse(request, source)

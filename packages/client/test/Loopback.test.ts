@@ -213,6 +213,24 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
     }).pipe(Effect.timeout("20 seconds"))
   )
 
+  it.scopedLive("an attempt timeout longer than a timer can count does not cut the call short", () =>
+    Effect.gen(function* () {
+      const server = createServer((_, res) => {
+        setTimeout(() => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(JSON.stringify(seedExampleResponse))
+        }, 100)
+      })
+      const port = yield* listenScoped(server)
+      const layer = singleEndpoint(port, { maxAttempts: 1 })
+      // 30 days is past setTimeout's 2^31 - 1 ms, which Node would otherwise fire after 1 ms.
+      const document = yield* Convocore.use((c) =>
+        c.getConversation({ agentId: "a", convoId: "b" }, { attemptTimeout: "30 days", deadline: "31 days" })
+      ).pipe(Effect.provide(layer))
+      assert.strictEqual(document.ID, seedExampleResponse.data.ID)
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
   it.scopedLive("a deadline shorter than the attempt timeout ends the call on the deadline", () =>
     Effect.gen(function* () {
       const { port } = yield* silentServer
