@@ -109,17 +109,18 @@ const main = async () => {
 
   // The floor: undici alone (no client), its request to NA, and a refused connect to EU before it.
   const pools = new UndiciTransport.OriginPools({ keepAliveTimeout: 30_000 })
-  const undiciGet = async (base: string) => {
+  const undiciGet = async (origin: string) => {
     const response = await pools.request({
-      origin: new URL(base).origin,
+      origin,
       path: `/v3/agents/${ref.agentId}/convos/${ref.convoId}`,
       method: "GET",
       headers: { authorization: `Bearer ${apiKey}`, accept: "application/json" }
     })
     return JSON.parse(await response.body.text()) as unknown
   }
-  const undiciStraight = () => undiciGet(naUrl)
-  const undiciFailover = () => undiciGet(euUrl).catch(() => undiciGet(naUrl))
+  const [naOrigin, euOrigin] = [new URL(naUrl).origin, new URL(euUrl).origin]
+  const undiciStraight = () => undiciGet(naOrigin)
+  const undiciFailover = () => undiciGet(euOrigin).catch(() => undiciGet(naOrigin))
 
   const raw = async () => {
     const response = await fetch(rawUrl, {

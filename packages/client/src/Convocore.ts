@@ -85,14 +85,8 @@ export const decodeConversationBody = (body: unknown): Either.Either<Conversatio
 
 /** Builds the service's methods from a fetcher; ids are validated here, before any fetcher sees them. */
 export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
-  // A span per call, as `Effect.fn` would make, but without its two captured stack traces per call
-  // (a measurable share of a call's CPU); the attempt spans below it carry the region and status.
-  const getConversationWithTrail = (
-    ref: ConversationRef,
-    options?: CallOptions
-  ): Effect.Effect<Traced<Conversation>> =>
-    Effect.withSpan(callBody(ref, options), "Convocore.getConversation", { captureStackTrace: false })
-  const callBody = Effect.fnUntraced(function* (ref: ConversationRef, options?: CallOptions) {
+  // Ids are checked before any request; the call span (below) is annotated with how the call ended.
+  const validateAndFetch = Effect.fnUntraced(function* (ref: ConversationRef, options?: CallOptions) {
     const refuse = (error: InvalidInput): Traced<Conversation> => ({
       result: Either.left(error),
       attempts: []
@@ -110,6 +104,14 @@ export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
     })
     return traced
   })
+
+  // A span per call, as `Effect.fn` would make, but without its two captured stack traces per call
+  // (a measurable share of a call's CPU); the attempt spans below it carry the region and status.
+  const getConversationWithTrail = (
+    ref: ConversationRef,
+    options?: CallOptions
+  ): Effect.Effect<Traced<Conversation>> =>
+    Effect.withSpan(validateAndFetch(ref, options), "Convocore.getConversation", { captureStackTrace: false })
 
   /** One conversation, or one error of the typed union. */
   const getConversation = (
