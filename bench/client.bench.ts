@@ -1,16 +1,22 @@
 /**
  * Client benchmark: `Convocore.getConversation` (validated, resilient, over `UndiciTransport`) against raw `fetch` +
- * `JSON.parse` (no validation) on the same loopback server, in the same process and run; then the added
- * latency of one failover from a refusing EU, and of a call while EU's breaker is open, vs straight to NA.
+ * `JSON.parse` (no validation) on the same loopback server, in the same process and run; then, against the
+ * sandbox as DESIGN.md's Performance section asks, the added latency of a failover when EU refuses
+ * connections, when it hangs, and of a call while EU's breaker is open, vs straight to NA.
  *
- * The server runs in a child process, so its work does not share the event loop (or its CPU time) with
+ * Every server runs in a child process, so its work does not share the event loop (or its CPU time) with
  * the client being measured. Rounds alternate between the contenders and the medians are reported, since
  * this machine is noisy; the goals are ratios within one run.
+ *
+ * Throughput is measured on a bare `node:http` server, the stricter setting: the server's own cost, which
+ * both contenders pay, is smallest there. The latency rows also repeat the refused-EU failover against that
+ * bare server, and undici alone (no client) on the sandbox gives the floor of a failover.
  *
  * Run: `cd bench && npx tsx client.bench.ts` (the client and schema packages must be built).
  */
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
+import { fileURLToPath } from "node:url"
 import {
   Convocore,
   ConvocoreConfig,
@@ -31,6 +37,9 @@ const concurrency = 32
 const latencyCalls = 1500
 const latencyBlock = 10
 const slowServerDelayMs = 2
+const hangCalls = 30
+const hangAttemptTimeoutMs = 50
+const hangHedgeDelayMs = 10
 
 // The loopback server: keep-alive, the seed's example response with an exact content-length.
 const serverSource = `
@@ -59,6 +68,36 @@ const startServer = (delayMs = 0) =>
     )
   })
 
+/**
+ * The sandbox in a child process, its EU region under `euFault` (`down` closes EU's listener, so connects
+ * are refused; `hang` accepts requests and never answers), NA healthy. Resolves with the base URLs.
+ */
+const sandboxScript = `
+import { Sandbox } from "@convocore-effect/sandbox"
+import { Effect } from "effect"
+const program = Effect.flatMap(Sandbox.Listening, ({ urls }) =>
+  Effect.zipRight(Effect.sync(() => process.stdout.write(JSON.stringify(urls) + "\\n")), Effect.never)
+)
+process.on("disconnect", () => process.exit(0))
+Effect.runFork(Effect.provide(program, Sandbox.layerListening({ faults: { eu: process.env.EU_FAULT } })))
+`
+
+const startSandbox = (euFault: "down" | "hang") =>
+  new Promise<{ urls: { eu: string; na: string }; stop: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", sandboxScript], {
+      // The script's imports resolve from bench/, whatever directory the benchmark was started in.
+      cwd: fileURLToPath(new URL(".", import.meta.url)),
+      env: { ...process.env, EU_FAULT: euFault },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    child.once("error", reject)
+    child.once("exit", (code) => reject(new Error(`the sandbox exited with ${code} before listening`)))
+    child.stdout.once("data", (chunk: Buffer) =>
+      // The child's first output is its base URLs as JSON (see sandboxScript).
+      resolve({ urls: JSON.parse(chunk.toString()) as { eu: string; na: string }, stop: () => child.kill() })
+    )
+  })
+
 /** A port that was free a moment ago and has nothing listening: connections to it are refused. */
 const refusingPort = () =>
   new Promise<number>((resolve) => {
@@ -82,20 +121,50 @@ const clientRuntime = (config: ConvocoreConfigInput) =>
   )
 
 const ref = { agentId: "agent123", convoId: "agent123_convo456" }
+/** The seed's example in the sandbox (Fixtures.ids.seedExample under Fixtures.demoAgent). */
+const sandboxRef = { agentId: "agent123", convoId: "convo456" }
 
 const main = async () => {
   const server = await startServer()
   const slowServer = await startServer(slowServerDelayMs)
+  const sandbox = await startSandbox("down")
+  const hangingSandbox = await startSandbox("hang")
   const euRefusing = await refusingPort()
   const naUrl = `http://127.0.0.1:${server.port}/v3`
   const euUrl = `http://127.0.0.1:${euRefusing}/v3`
   const rawUrl = `${naUrl}/agents/${ref.agentId}/convos/${ref.convoId}`
   const apiKey = "vg_bench_key"
 
-  // Straight to NA; EU refusing with a breaker that never opens (every call fails over); EU breaker open.
-  const straight = clientRuntime({ apiKey, euUrl, naUrl, region: "na" })
-  const failover = clientRuntime({ apiKey, euUrl, naUrl, region: "eu", breakerThreshold: 1_000_000_000 })
-  const breakerOpen = clientRuntime({ apiKey, euUrl, naUrl, region: "eu", breakerCooldown: "10 minutes" })
+  // Throughput: the client straight to the bare server's NA.
+  const straightBare = clientRuntime({ apiKey, euUrl, naUrl, region: "na" })
+  // Latency, against the sandbox: straight to NA; EU down with a breaker that never opens (every call
+  // fails over); EU's breaker open; EU hanging, failed over after an attempt timeout or raced by a hedge.
+  const sandboxKey = "vg_sandbox_demo_key"
+  const sandboxUrls = { apiKey: sandboxKey, euUrl: sandbox.urls.eu, naUrl: sandbox.urls.na }
+  const straight = clientRuntime({ ...sandboxUrls, region: "na" })
+  const failover = clientRuntime({ ...sandboxUrls, region: "eu", breakerThreshold: 1_000_000_000 })
+  const breakerOpen = clientRuntime({ ...sandboxUrls, region: "eu", breakerCooldown: "10 minutes" })
+  const hangUrls = { ...sandboxUrls, euUrl: hangingSandbox.urls.eu }
+  const hangTimeout = clientRuntime({
+    ...hangUrls,
+    region: "eu",
+    breakerThreshold: 1_000_000_000,
+    attemptTimeout: `${hangAttemptTimeoutMs} millis`
+  })
+  const hangHedged = clientRuntime({
+    ...hangUrls,
+    region: "eu",
+    breakerThreshold: 1_000_000_000,
+    hedgeDelay: `${hangHedgeDelayMs} millis`
+  })
+  // The refused-EU failover again, against the bare server.
+  const failoverBare = clientRuntime({
+    apiKey,
+    euUrl,
+    naUrl,
+    region: "eu",
+    breakerThreshold: 1_000_000_000
+  })
   // The same two paths to an NA that takes a few ms to answer, as a real API does.
   const slowNaUrl = `http://127.0.0.1:${slowServer.port}/v3`
   const slowStraight = clientRuntime({ apiKey, euUrl, naUrl: slowNaUrl, region: "na" })
@@ -107,18 +176,19 @@ const main = async () => {
     breakerThreshold: 1_000_000_000
   })
 
-  // The floor: undici alone (no client), its request to NA, and a refused connect to EU before it.
+  // The floor on the sandbox: undici alone (no client), its request to NA, and a refused connect to EU before it.
   const pools = new UndiciTransport.OriginPools({ keepAliveTimeout: 30_000 })
+  const undiciPath = `/v3/agents/${sandboxRef.agentId}/convos/${sandboxRef.convoId}`
   const undiciGet = async (origin: string) => {
     const response = await pools.request({
       origin,
-      path: `/v3/agents/${ref.agentId}/convos/${ref.convoId}`,
+      path: undiciPath,
       method: "GET",
-      headers: { authorization: `Bearer ${apiKey}`, accept: "application/json" }
+      headers: { authorization: `Bearer ${sandboxKey}`, accept: "application/json" }
     })
     return JSON.parse(await response.body.text()) as unknown
   }
-  const [naOrigin, euOrigin] = [new URL(naUrl).origin, new URL(euUrl).origin]
+  const [naOrigin, euOrigin] = [new URL(sandbox.urls.na).origin, new URL(sandbox.urls.eu).origin]
   const undiciStraight = () => undiciGet(naOrigin)
   const undiciFailover = () => undiciGet(euOrigin).catch(() => undiciGet(naOrigin))
 
@@ -130,11 +200,17 @@ const main = async () => {
     return JSON.parse(await response.text()) as unknown
   }
   const viaClient = Effect.flatMap(Convocore, (c) => c.getConversation(ref))
-  const clientTimes = (runtime: typeof straight, calls: number, parallel: number) =>
+  const viaClientOnSandbox = Effect.flatMap(Convocore, (c) => c.getConversation(sandboxRef))
+  const clientTimes = (
+    runtime: typeof straight,
+    calls: number,
+    parallel: number,
+    call: typeof viaClient = viaClient
+  ) =>
     runtime.runPromise(
       Effect.gen(function* () {
         const start = performance.now()
-        yield* Effect.forEach(Array.from({ length: calls }), () => viaClient, {
+        yield* Effect.forEach(Array.from({ length: calls }), () => call, {
           concurrency: parallel,
           discard: true
         })
@@ -154,17 +230,27 @@ const main = async () => {
 
   // Warm-up: connections, JIT, the lazily compiled validator; and open EU's breaker (5 refused connects).
   await rawTimes(2000, 8)
-  await clientTimes(straight, 2000, 8)
+  await clientTimes(straightBare, 2000, 8)
   for (let i = 0; i < 500; i++) {
     await raw()
-    await straight.runPromise(viaClient)
+    await straightBare.runPromise(viaClient)
   }
-  await clientTimes(failover, 500, 1)
-  await clientTimes(breakerOpen, 10, 1)
-  const trail = await breakerOpen.runPromise(
-    Effect.flatMap(Convocore, (c) => c.getConversationWithTrail(ref))
-  )
-  const trailText = trail.attempts.map((a) => `${a.region}:${a.outcome}`).join(" -> ")
+  await clientTimes(straight, 1000, 8, viaClientOnSandbox)
+  await clientTimes(failover, 500, 1, viaClientOnSandbox)
+  await clientTimes(failoverBare, 500, 1)
+  await clientTimes(breakerOpen, 10, 1, viaClientOnSandbox)
+  const trailOf = async (runtime: typeof straight) => {
+    const traced = await runtime.runPromise(
+      Effect.flatMap(Convocore, (c) => c.getConversationWithTrail(sandboxRef))
+    )
+    return traced.attempts.map((a) => `${a.region}:${a.outcome}`).join(" -> ")
+  }
+  const trails = {
+    failover: await trailOf(failover),
+    breakerOpen: await trailOf(breakerOpen),
+    hangTimeout: await trailOf(hangTimeout),
+    hangHedged: await trailOf(hangHedged)
+  }
 
   // Sequential and concurrency 32: batches in ABBA order (raw first in even rounds, client first in odd),
   // so that drifts in this shared machine's load hit both alike; each round's client/raw ratio is paired
@@ -176,7 +262,7 @@ const main = async () => {
     for (let round = 0; round < rounds; round++) {
       const rawFirst = round % 2 === 0
       const before = rawFirst ? perSecond(calls, await rawTimes(calls, parallel)) : 0
-      const client = perSecond(calls, await clientTimes(straight, calls, parallel))
+      const client = perSecond(calls, await clientTimes(straightBare, calls, parallel))
       const rawRate = rawFirst ? before : perSecond(calls, await rawTimes(calls, parallel))
       raws.push(rawRate)
       clients.push(client)
@@ -192,15 +278,20 @@ const main = async () => {
   // drifts in machine load (and in where the scheduler puts this process and the server's) hit all alike.
   // Blocks, not single interleaved calls: a failover leaves work behind (the refused socket's teardown),
   // and within a block that work lands on the next call of the same kind, where its cost belongs.
-  const viaRuntime = (runtime: typeof straight) => () => runtime.runPromise(viaClient)
+  const viaRuntime =
+    (runtime: typeof straight, call: typeof viaClient = viaClientOnSandbox) =>
+    () =>
+      runtime.runPromise(call)
   const kinds = {
     straight: viaRuntime(straight),
     failover: viaRuntime(failover),
     breakerOpen: viaRuntime(breakerOpen),
     undiciStraight,
     undiciFailover,
-    slowStraight: viaRuntime(slowStraight),
-    slowFailover: viaRuntime(slowFailover)
+    bareStraight: viaRuntime(straightBare, viaClient),
+    bareFailover: viaRuntime(failoverBare, viaClient),
+    slowStraight: viaRuntime(slowStraight, viaClient),
+    slowFailover: viaRuntime(slowFailover, viaClient)
   }
   const latencies = Object.fromEntries(Object.keys(kinds).map((kind) => [kind, [] as Array<number>])) as {
     [K in keyof typeof kinds]: Array<number>
@@ -219,40 +310,91 @@ const main = async () => {
     Object.entries(latencies).map(([kind, values]) => [kind, median(values)])
   ) as { [K in keyof typeof kinds]: number }
 
+  // EU hanging: each call waits out the attempt timeout (or the hedge delay), so these are few and slow.
+  // After any idle wait this machine runs the next call several times slower (caches gone cold), so each
+  // is set beside a control: a straight call made after idling for the same time.
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  const slowLatency = async (call: () => Promise<unknown>, idleMs = 0) => {
+    const values: Array<number> = []
+    for (let i = 0; i < hangCalls; i++) {
+      if (idleMs > 0) await sleep(idleMs)
+      const start = performance.now()
+      await call()
+      values.push(performance.now() - start)
+    }
+    return median(values)
+  }
+  const hang = {
+    timeout: await slowLatency(viaRuntime(hangTimeout)),
+    timeoutControl: await slowLatency(viaRuntime(straight), hangAttemptTimeoutMs),
+    hedged: await slowLatency(viaRuntime(hangHedged)),
+    hedgedControl: await slowLatency(viaRuntime(straight), hangHedgeDelayMs)
+  }
+
   const seqRatio = sequential.ratio
   const concRatio = concurrent.ratio
   const failoverRatio = latency.failover / latency.straight
   const openRatio = latency.breakerOpen / latency.straight
+  // What the failover adds, over what it adds to undici alone: the client's own share of a failover.
+  const clientAdded = latency.failover - latency.straight
+  const undiciAdded = latency.undiciFailover - latency.undiciStraight
   const ratioTo = (value: number, base: number) => (value / base).toFixed(2)
   const fmt = (n: number) => n.toFixed(0)
-  const ms = (n: number) => `${(n * 1000).toFixed(0)} µs`
+  const us = (n: number) => `${(n * 1000).toFixed(0)} µs`
+  const ms = (n: number) => `${n.toFixed(1)} ms`
   const verdict = (met: boolean) => (met ? "met" : "NOT met")
+  const beyond = (value: number, wait: number, control: number) => us(value - wait - control)
   console.log(`
-Client benchmark: Node ${process.version}, loopback server in a child process; medians of ${rounds} paired
-batches (${sequentialCalls} sequential / ${concurrentCalls} concurrent calls each); ratio = median of the paired ratios.
-Breaker-open trail: ${trailText}
+Client benchmark: Node ${process.version}, servers in child processes; throughput: medians of ${rounds} paired
+batches (${sequentialCalls} sequential / ${concurrentCalls} concurrent calls each) on a bare node:http server;
+ratio = median of the paired ratios.
+Trails: refused ${trails.failover}; breaker open ${trails.breakerOpen}; hang ${trails.hangTimeout}; hedged ${trails.hangHedged}
 
 | measure | raw fetch + JSON.parse | convocore client | ratio | goal |
 |---|---:|---:|---:|---|
 | sequential throughput (req/s) | ${fmt(sequential.raw)} | ${fmt(sequential.client)} | ${seqRatio.toFixed(2)} | >= 0.80: ${verdict(seqRatio >= 0.8)} |
 | concurrency ${concurrency} throughput (req/s) | ${fmt(concurrent.raw)} | ${fmt(concurrent.client)} | ${concRatio.toFixed(2)} | >= 0.80: ${verdict(concRatio >= 0.8)} |
 
-| one call (median of ${latencyCalls}, in rotating blocks of ${latencyBlock}) | latency | vs straight to NA | goal |
+| one call, against the sandbox (median of ${latencyCalls}, in rotating blocks of ${latencyBlock}) | latency | vs straight to NA | goal |
 |---|---:|---:|---|
-| straight to NA | ${ms(latency.straight)} | 1.00 | |
-| EU refuses, fails over to NA | ${ms(latency.failover)} | ${failoverRatio.toFixed(2)} | <= 1.50: ${verdict(failoverRatio <= 1.5)} |
-| EU breaker open, starts at NA | ${ms(latency.breakerOpen)} | ${openRatio.toFixed(2)} | <= 1.05: ${verdict(openRatio <= 1.05)} |
-| undici alone (no client): request to NA | ${ms(latency.undiciStraight)} | 1.00 | the floor |
-| undici alone: refused connect to EU, then NA | ${ms(latency.undiciFailover)} | ${ratioTo(latency.undiciFailover, latency.undiciStraight)} | the floor |
-| client, NA answering after ${slowServerDelayMs} ms: straight | ${ms(latency.slowStraight)} | 1.00 | |
-| client, NA answering after ${slowServerDelayMs} ms: EU refuses, fails over | ${ms(latency.slowFailover)} | ${ratioTo(latency.slowFailover, latency.slowStraight)} | |
+| straight to NA | ${us(latency.straight)} | 1.00 | |
+| EU down (refuses connections), fails over to NA | ${us(latency.failover)} | ${failoverRatio.toFixed(2)} | <= 1.50: ${verdict(failoverRatio <= 1.5)} |
+| EU breaker open, starts at NA | ${us(latency.breakerOpen)} | ${openRatio.toFixed(2)} | <= 1.05: ${verdict(openRatio <= 1.05)} |
+| undici alone (no client): request to NA | ${us(latency.undiciStraight)} | 1.00 | the floor |
+| undici alone: refused connect to EU, then NA | ${us(latency.undiciFailover)} | ${ratioTo(latency.undiciFailover, latency.undiciStraight)} | the floor |
+
+Added by the refused-EU failover: client ${us(clientAdded)}, undici alone ${us(undiciAdded)}; ratio ${ratioTo(clientAdded, undiciAdded)}.
+
+| reference: the client on a bare node:http server | latency | vs straight | |
+|---|---:|---:|---|
+| straight to NA | ${us(latency.bareStraight)} | 1.00 | |
+| EU refuses, fails over to NA | ${us(latency.bareFailover)} | ${ratioTo(latency.bareFailover, latency.bareStraight)} | |
+| NA answering after ${slowServerDelayMs} ms: straight | ${us(latency.slowStraight)} | 1.00 | |
+| NA answering after ${slowServerDelayMs} ms: EU refuses, fails over | ${us(latency.slowFailover)} | ${ratioTo(latency.slowFailover, latency.slowStraight)} | |
+
+| EU hangs (sandbox; median of ${hangCalls} calls) | latency | control: straight after the same idle time | beyond the wait and the control |
+|---|---:|---:|---:|
+| attempt timeout ${hangAttemptTimeoutMs} ms, then fails over | ${ms(hang.timeout)} | ${ms(hang.timeoutControl)} | ${beyond(hang.timeout, hangAttemptTimeoutMs, hang.timeoutControl)} |
+| hedge: NA raced after ${hangHedgeDelayMs} ms, EU interrupted | ${ms(hang.hedged)} | ${ms(hang.hedgedControl)} | ${beyond(hang.hedged, hangHedgeDelayMs, hang.hedgedControl)} |
 `)
   await Promise.all(
-    [straight, failover, breakerOpen, slowStraight, slowFailover].map((runtime) => runtime.dispose())
+    [
+      straightBare,
+      straight,
+      failover,
+      breakerOpen,
+      hangTimeout,
+      hangHedged,
+      failoverBare,
+      slowStraight,
+      slowFailover
+    ].map((runtime) => runtime.dispose())
   )
   await pools.close()
   server.stop()
   slowServer.stop()
+  sandbox.stop()
+  hangingSandbox.stop()
 }
 
 main().then(
