@@ -14,7 +14,7 @@
  *
  * Run: `cd bench && npx tsx client.bench.ts` (the client and schema packages must be built).
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import {
@@ -53,8 +53,13 @@ const answer = (res) => {
 const server = http.createServer((req, res) => (delay > 0 ? setTimeout(answer, delay, res) : answer(res)))
 server.keepAliveTimeout = 60000
 server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"))
-process.on("disconnect", () => process.exit(0))
 `
+
+/** Every server child, killed when this process exits, after an error too (Ctrl-C reaches them as their group). */
+const children: Array<ChildProcess> = []
+process.once("exit", () => {
+  for (const child of children) child.kill()
+})
 
 const startServer = (delayMs = 0) =>
   new Promise<{ port: number; stop: () => void }>((resolve, reject) => {
@@ -62,6 +67,7 @@ const startServer = (delayMs = 0) =>
       env: { ...process.env, BODY: JSON.stringify(seedExampleResponse), DELAY_MS: String(delayMs) },
       stdio: ["ignore", "pipe", "inherit"]
     })
+    children.push(child)
     child.once("error", reject)
     child.stdout.once("data", (chunk: Buffer) =>
       resolve({ port: Number(chunk.toString().trim()), stop: () => child.kill() })
@@ -78,7 +84,6 @@ import { Effect } from "effect"
 const program = Effect.flatMap(Sandbox.Listening, ({ urls }) =>
   Effect.zipRight(Effect.sync(() => process.stdout.write(JSON.stringify(urls) + "\\n")), Effect.never)
 )
-process.on("disconnect", () => process.exit(0))
 Effect.runFork(Effect.provide(program, Sandbox.layerListening({ faults: { eu: process.env.EU_FAULT } })))
 `
 
@@ -90,6 +95,7 @@ const startSandbox = (euFault: "down" | "hang") =>
       env: { ...process.env, EU_FAULT: euFault },
       stdio: ["ignore", "pipe", "inherit"]
     })
+    children.push(child)
     child.once("error", reject)
     child.once("exit", (code) => reject(new Error(`the sandbox exited with ${code} before listening`)))
     child.stdout.once("data", (chunk: Buffer) =>
