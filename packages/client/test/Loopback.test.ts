@@ -213,6 +213,36 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
     }).pipe(Effect.timeout("20 seconds"))
   )
 
+  it.scopedLive("a hedge that wins from NA aborts the request still waiting on EU", () =>
+    Effect.gen(function* () {
+      const { port: euPort, arrived, closed } = yield* silentServer
+      const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = []
+      const { port: naPort } = yield* naServer(seen)
+      const layer = Convocore.Default.pipe(
+        Layer.provide(transport),
+        Layer.provide(
+          ConvocoreConfig.layer({
+            apiKey: SECRET,
+            region: "eu",
+            euUrl: `http://127.0.0.1:${euPort}/v3`,
+            naUrl: `http://127.0.0.1:${naPort}/v3`,
+            attemptTimeout: "30 seconds",
+            hedgeDelay: "50 millis"
+          })
+        )
+      )
+      const { result, attempts } = yield* Convocore.use((c) =>
+        c.getConversationWithTrail({ agentId: "a", convoId: "b" })
+      ).pipe(Effect.provide(layer))
+      assert.isTrue(Either.isRight(result))
+      assert.deepStrictEqual(outline(attempts), ["na:ok", "eu:interrupted"])
+      assert.strictEqual(seen.length, 1)
+      // EU had the request (the hedge raced it), and the loser's connection is closed, not left to hang.
+      yield* Deferred.await(arrived)
+      yield* Deferred.await(closed).pipe(Effect.timeout("3 seconds"))
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
   it.scopedLive("an attempt timeout longer than a timer can count does not cut the call short", () =>
     Effect.gen(function* () {
       const server = createServer((_, res) => {
