@@ -23,6 +23,7 @@ import {
   type ConvocoreConfigInput,
   UndiciTransport
 } from "@convocore-effect/client"
+import { Fixtures } from "@convocore-effect/sandbox"
 import { seedExampleResponse } from "@convocore-effect/schema"
 import { Effect, Layer, ManagedRuntime } from "effect"
 
@@ -127,8 +128,8 @@ const clientRuntime = (config: ConvocoreConfigInput) =>
   )
 
 const ref = { agentId: "agent123", convoId: "agent123_convo456" }
-/** The seed's example in the sandbox (Fixtures.ids.seedExample under Fixtures.demoAgent). */
-const sandboxRef = { agentId: "agent123", convoId: "convo456" }
+/** The seed's example in the sandbox. */
+const sandboxRef = { agentId: Fixtures.demoAgent, convoId: Fixtures.ids.seedExample }
 
 const main = async () => {
   const server = await startServer()
@@ -145,7 +146,7 @@ const main = async () => {
   const straightBare = clientRuntime({ apiKey, euUrl, naUrl, region: "na" })
   // Latency, against the sandbox: straight to NA; EU down with a breaker that never opens (every call
   // fails over); EU's breaker open; EU hanging, failed over after an attempt timeout or raced by a hedge.
-  const sandboxKey = "vg_sandbox_demo_key"
+  const sandboxKey = Fixtures.demoApiKey
   const sandboxUrls = { apiKey: sandboxKey, euUrl: sandbox.urls.eu, naUrl: sandbox.urls.na }
   const straight = clientRuntime({ ...sandboxUrls, region: "na" })
   const failover = clientRuntime({ ...sandboxUrls, region: "eu", breakerThreshold: 1_000_000_000 })
@@ -257,6 +258,18 @@ const main = async () => {
     hangTimeout: await trailOf(hangTimeout),
     hangHedged: await trailOf(hangHedged)
   }
+  // Each kind must take the path it is named for, or its numbers would measure something else.
+  const expectedTrails: typeof trails = {
+    failover: "eu:connect-failed -> na:ok",
+    breakerOpen: "eu:circuit-open -> na:ok",
+    hangTimeout: "eu:timeout -> na:ok",
+    hangHedged: "na:ok -> eu:interrupted"
+  }
+  for (const kind of Object.keys(trails) as Array<keyof typeof trails>) {
+    if (trails[kind] !== expectedTrails[kind]) {
+      throw new Error(`${kind}: the trail is ${trails[kind]}, expected ${expectedTrails[kind]}`)
+    }
+  }
 
   // Sequential and concurrency 32: batches in ABBA order (raw first in even rounds, client first in odd),
   // so that drifts in this shared machine's load hit both alike; each round's client/raw ratio is paired
@@ -317,7 +330,7 @@ const main = async () => {
   ) as { [K in keyof typeof kinds]: number }
 
   // EU hanging: each call waits out the attempt timeout (or the hedge delay), so these are few and slow.
-  // After any idle wait this machine runs the next call several times slower (caches gone cold), so each
+  // After an idle wait this machine runs the next call several times slower (caches gone cold), so each
   // is set beside a control: a straight call made after idling for the same time.
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
   const slowLatency = async (call: () => Promise<unknown>, idleMs = 0) => {
