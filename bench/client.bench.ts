@@ -62,22 +62,32 @@ process.once("exit", () => {
   for (const child of children) child.kill()
 })
 
-const startServer = (delayMs = 0) =>
-  new Promise<{ port: number; stop: () => void }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["-e", serverSource], {
-      env: { ...process.env, BODY: JSON.stringify(seedExampleResponse), DELAY_MS: String(delayMs) },
+/** Starts a server child and resolves with the first line it prints (its address, once it listens). */
+const startChild = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      // Imports in the children's scripts resolve from bench/, whatever directory the benchmark was started in.
+      cwd: fileURLToPath(new URL(".", import.meta.url)),
+      env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "inherit"]
     })
     children.push(child)
     child.once("error", reject)
-    child.stdout.once("data", (chunk: Buffer) =>
-      resolve({ port: Number(chunk.toString().trim()), stop: () => child.kill() })
-    )
+    child.once("exit", (code) => reject(new Error(`a server child exited with ${code} before listening`)))
+    child.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()))
   })
+
+const startServer = async (delayMs = 0) =>
+  Number(
+    await startChild(["-e", serverSource], {
+      BODY: JSON.stringify(seedExampleResponse),
+      DELAY_MS: String(delayMs)
+    })
+  )
 
 /**
  * The sandbox in a child process, its EU region under `euFault` (`down` closes EU's listener, so connects
- * are refused; `hang` accepts requests and never answers), NA healthy. Resolves with the base URLs.
+ * are refused; `hang` accepts requests and never answers), NA healthy. It prints its base URLs as JSON.
  */
 const sandboxScript = `
 import { Sandbox } from "@convocore-effect/sandbox"
@@ -88,22 +98,12 @@ const program = Effect.flatMap(Sandbox.Listening, ({ urls }) =>
 Effect.runFork(Effect.provide(program, Sandbox.layerListening({ faults: { eu: process.env.EU_FAULT } })))
 `
 
-const startSandbox = (euFault: "down" | "hang") =>
-  new Promise<{ urls: { eu: string; na: string }; stop: () => void }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", sandboxScript], {
-      // The script's imports resolve from bench/, whatever directory the benchmark was started in.
-      cwd: fileURLToPath(new URL(".", import.meta.url)),
-      env: { ...process.env, EU_FAULT: euFault },
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    children.push(child)
-    child.once("error", reject)
-    child.once("exit", (code) => reject(new Error(`the sandbox exited with ${code} before listening`)))
-    child.stdout.once("data", (chunk: Buffer) =>
-      // The child's first output is its base URLs as JSON (see sandboxScript).
-      resolve({ urls: JSON.parse(chunk.toString()) as { eu: string; na: string }, stop: () => child.kill() })
-    )
-  })
+const startSandbox = async (euFault: "down" | "hang") =>
+  // The sandbox's first line is its base URLs as JSON (see sandboxScript).
+  JSON.parse(await startChild(["--input-type=module", "-e", sandboxScript], { EU_FAULT: euFault })) as {
+    eu: string
+    na: string
+  }
 
 /** A port that was free a moment ago and has nothing listening: connections to it are refused. */
 const refusingPort = () =>
@@ -132,12 +132,12 @@ const ref = { agentId: "agent123", convoId: "agent123_convo456" }
 const sandboxRef = { agentId: Fixtures.demoAgent, convoId: Fixtures.ids.seedExample }
 
 const main = async () => {
-  const server = await startServer()
-  const slowServer = await startServer(slowServerDelayMs)
+  const serverPort = await startServer()
+  const slowServerPort = await startServer(slowServerDelayMs)
   const sandbox = await startSandbox("down")
   const hangingSandbox = await startSandbox("hang")
   const euRefusing = await refusingPort()
-  const naUrl = `http://127.0.0.1:${server.port}/v3`
+  const naUrl = `http://127.0.0.1:${serverPort}/v3`
   const euUrl = `http://127.0.0.1:${euRefusing}/v3`
   const rawUrl = `${naUrl}/agents/${ref.agentId}/convos/${ref.convoId}`
   const apiKey = "vg_bench_key"
@@ -147,11 +147,11 @@ const main = async () => {
   // Latency, against the sandbox: straight to NA; EU down with a breaker that never opens (every call
   // fails over); EU's breaker open; EU hanging, failed over after an attempt timeout or raced by a hedge.
   const sandboxKey = Fixtures.demoApiKey
-  const sandboxUrls = { apiKey: sandboxKey, euUrl: sandbox.urls.eu, naUrl: sandbox.urls.na }
+  const sandboxUrls = { apiKey: sandboxKey, euUrl: sandbox.eu, naUrl: sandbox.na }
   const straight = clientRuntime({ ...sandboxUrls, region: "na" })
   const failover = clientRuntime({ ...sandboxUrls, region: "eu", breakerThreshold: 1_000_000_000 })
   const breakerOpen = clientRuntime({ ...sandboxUrls, region: "eu", breakerCooldown: "10 minutes" })
-  const hangUrls = { ...sandboxUrls, euUrl: hangingSandbox.urls.eu }
+  const hangUrls = { ...sandboxUrls, euUrl: hangingSandbox.eu }
   const hangTimeout = clientRuntime({
     ...hangUrls,
     region: "eu",
@@ -173,7 +173,7 @@ const main = async () => {
     breakerThreshold: 1_000_000_000
   })
   // The same two paths to an NA that takes a few ms to answer, as a real API does.
-  const slowNaUrl = `http://127.0.0.1:${slowServer.port}/v3`
+  const slowNaUrl = `http://127.0.0.1:${slowServerPort}/v3`
   const slowStraight = clientRuntime({ apiKey, euUrl, naUrl: slowNaUrl, region: "na" })
   const slowFailover = clientRuntime({
     apiKey,
@@ -195,7 +195,7 @@ const main = async () => {
     })
     return JSON.parse(await response.body.text()) as unknown
   }
-  const [naOrigin, euOrigin] = [new URL(sandbox.urls.na).origin, new URL(sandbox.urls.eu).origin]
+  const [naOrigin, euOrigin] = [new URL(sandbox.na).origin, new URL(sandbox.eu).origin]
   const undiciStraight = () => undiciGet(naOrigin)
   const undiciFailover = () => undiciGet(euOrigin).catch(() => undiciGet(naOrigin))
 
@@ -410,10 +410,7 @@ Added by the refused-EU failover: client ${us(clientAdded)}, undici alone ${us(u
     ].map((runtime) => runtime.dispose())
   )
   await pools.close()
-  server.stop()
-  slowServer.stop()
-  sandbox.stop()
-  hangingSandbox.stop()
+  // The server children are killed as this process exits (see `children`).
 }
 
 main().then(
