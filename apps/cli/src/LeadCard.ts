@@ -15,7 +15,7 @@ const wrap = (open: number, close: number) => (text: string) => `\u001b[${open}m
 export const colors: Style = { bold: wrap(1, 22), dim: wrap(2, 22), accent: wrap(36, 39) }
 export const plain: Style = { bold: (t) => t, dim: (t) => t, accent: (t) => t }
 
-/** `NO_COLOR` (https://no-color.org): any non-empty value turns colour off. */
+/** `NO_COLOR` (https://no-color.org): a non-empty value turns colour off. */
 export const styleFor = (isTty: boolean, env: NodeJS.ProcessEnv): Style =>
   isTty && (env.NO_COLOR === undefined || env.NO_COLOR === "") && env.TERM !== "dumb" ? colors : plain
 

@@ -1,7 +1,7 @@
 /**
  * The `Authorization` middleware: the gateway is never open.
  *
- * - Forward mode: any non-empty bearer token is accepted here and sent upstream, which decides; the
+ * - Forward mode: every non-empty bearer token is accepted here and sent upstream, which decides; the
  *   caller's tenant (the cache partition) is a SHA-256 of the token, so a token only ever gets documents
  *   fetched with that same token.
  * - Own-key mode: only the configured caller tokens are accepted (compared as SHA-256 digests in constant
