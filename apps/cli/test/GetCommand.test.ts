@@ -193,6 +193,12 @@ layer(SandboxEnv.layer)("conversations get", (it) => {
         expectExit(["conversations", "get", agent, "x"], 6, /all regions failed/)
       )
     )
+    it.effect("6, not 3: EU answers 503 twice and NA, reached only by failing over, answers 404", () =>
+      SandboxEnv.withFaults(
+        { eu: "status=503" },
+        expectExit(["conversations", "get", agent, Fixtures.ids.notFound], 6, /all regions failed/)
+      )
+    )
     it.effect("7 invalid response", () =>
       SandboxEnv.withFaults(
         { eu: "broken-primitive", na: "broken-primitive" },
@@ -220,21 +226,34 @@ layer(SandboxEnv.layer)("conversations get", (it) => {
   })
 
   describe("--verbose", () => {
-    it.effect("shows the failover on stderr and keeps stdout the document", () =>
-      SandboxEnv.withFaults(
-        { eu: "down" },
-        Effect.gen(function* () {
-          const env = yield* SandboxEnv.env
-          const result = yield* run(["conversations", "get", agent, Fixtures.ids.seedExample, "--verbose"], {
-            env
+    const failovers = [
+      ["EU refuses connections", "down", /attempt 1 region eu: connect-failed/],
+      [
+        "EU answers an HTML page with status 200",
+        "content-type=text/html",
+        /attempt 1 region eu: invalid-response 200/
+      ]
+    ] as const
+    for (const [name, fault, firstAttempt] of failovers) {
+      it.effect(`${name}: shows the failover on stderr and keeps stdout the document`, () =>
+        SandboxEnv.withFaults(
+          { eu: fault },
+          Effect.gen(function* () {
+            const env = yield* SandboxEnv.env
+            const result = yield* run(
+              ["conversations", "get", agent, Fixtures.ids.seedExample, "--verbose"],
+              {
+                env
+              }
+            )
+            assert.strictEqual(result.code, 0, result.stderr)
+            assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
+            assert.match(result.stderr, firstAttempt)
+            assert.match(result.stderr, /attempt 2 region na: ok 200/)
           })
-          assert.strictEqual(result.code, 0, result.stderr)
-          assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
-          assert.match(result.stderr, /attempt 1 region eu: connect-failed/)
-          assert.match(result.stderr, /attempt 2 region na: ok 200/)
-        })
+        )
       )
-    )
+    }
 
     it.effect("--timeout ends a hanging attempt and the call fails over", () =>
       SandboxEnv.withFaults(

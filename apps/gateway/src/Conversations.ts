@@ -13,13 +13,14 @@
  *                                         and `x-cache-stale: 1`);
  * - `fwd=miss; fwd-status=404`            an upstream error, passed through, never stored.
  */
+import type { Received } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Clock, Effect } from "effect"
 import { Caller, GatewayApi } from "./GatewayApi.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { type Coalesced, cacheKey, type Entry, ResponseCache } from "./ResponseCache.js"
-import { type Captured, type RegionHealth, Upstream, type UpstreamResult } from "./Upstream.js"
+import { type RegionHealth, Upstream, type UpstreamResult } from "./Upstream.js"
 
 export const cacheName = "convocore-gateway"
 export const regionHeader = "x-convocore-region"
@@ -156,7 +157,7 @@ const documentResponse = (
 
 const failureResponse = (
   error: ConvocoreError,
-  captured: Captured | undefined,
+  captured: Received | undefined,
   headers: Record<string, string>
 ) => {
   const status = statusOf(error)

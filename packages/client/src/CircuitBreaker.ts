@@ -8,9 +8,10 @@
  * avoiding the region until the probe's outcome closes it (success) or reopens it (failure). If every
  * region a call may use is open, the call tries its preferred one anyway: trying beats failing unasked.
  */
-import type { Target } from "@convocore-effect/schema"
+
 import { Clock, Effect } from "effect"
 import { type BreakerSettings, ConvocoreConfig } from "./ConvocoreConfig.js"
+import type { Target } from "./Trail.js"
 
 export type BreakerState =
   | { readonly _tag: "Closed"; readonly failures: number }

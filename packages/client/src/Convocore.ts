@@ -4,24 +4,22 @@
  */
 import {
   AgentId,
-  type Attempt,
   type Conversation,
+  type ConversationEnvelope,
   ConversationId,
   type ConvocoreError,
   conversationEnvelopeDecoder,
   conversationPath,
   InvalidInput,
+  InvalidResponse,
   NotFound,
   type Region
 } from "@convocore-effect/schema"
 import { Effect, Either, Layer, ParseResult, Schema, Stream } from "effect"
+import type { Decode, DecodeFailure, Received } from "./AttemptResult.js"
 import { ConvocoreConfig } from "./ConvocoreConfig.js"
-import {
-  type CallOptions,
-  type DecodeFailure,
-  ResilientHttpClient,
-  type Traced
-} from "./ResilientHttpClient.js"
+import { type CallOptions, ResilientHttpClient, type Traced } from "./ResilientHttpClient.js"
+import type { Attempt } from "./Trail.js"
 
 export interface ConversationRef {
   readonly agentId: string
@@ -44,12 +42,16 @@ export interface StreamOptions extends CallOptions {
   readonly order?: "input" | "completion" | undefined
 }
 
-/** How the service gets one validated conversation; the real and in-memory layers differ only here. */
-export type Fetcher = (
+/**
+ * How the service gets one conversation's answer, its ids already valid; the real and in-memory layers
+ * differ only here.
+ */
+export type Fetcher = <A>(
   agentId: AgentId,
   convoId: ConversationId,
+  decode: Decode<A>,
   options: CallOptions | undefined
-) => Effect.Effect<Traced<Conversation>>
+) => Effect.Effect<Traced<A>>
 
 const decodeAgentId = Schema.decodeUnknownEither(AgentId)
 const decodeConversationId = Schema.decodeUnknownEither(ConversationId)
@@ -59,59 +61,70 @@ const firstIssue = (error: ParseResult.ParseError) => ParseResult.ArrayFormatter
 const invalidInput = (field: string, error: ParseResult.ParseError) =>
   new InvalidInput({ field, message: firstIssue(error)?.message ?? `${field} is invalid` })
 
-/** The success envelope, decoded; a 200 that carries no conversation is not a valid answer to this call. */
-export const decodeConversationBody = (body: unknown): Either.Either<Conversation, DecodeFailure> => {
-  const decoded = conversationEnvelopeDecoder.decodeUnknownEither(body)
-  if (Either.isLeft(decoded)) {
-    const issue = firstIssue(decoded.left)
-    const path = issue === undefined ? undefined : issue.path.map(String).join(".")
-    return Either.left({
+/** The envelope, validated by the tolerant schema; `{success, message}` with no `data` is a valid answer. */
+export const decodeEnvelopeBody: Decode<ConversationEnvelope> = (body) =>
+  Either.mapLeft(conversationEnvelopeDecoder.decodeUnknownEither(body), (error): DecodeFailure => {
+    const issue = firstIssue(error)
+    const path = issue === undefined || issue.path.length === 0 ? undefined : issue.path.map(String).join(".")
+    return {
       path,
-      message: `The response does not match the schema${path ? ` at ${path}` : ""}: ${issue?.message ?? decoded.left.message}`
-    })
-  }
-  const envelope = decoded.right
-  if (envelope.success === false) {
-    return Either.left({
-      path: "success",
-      message: `The upstream answered 200 with success false: ${envelope.message}`
-    })
-  }
-  if (envelope.data === undefined || envelope.data === null) {
-    return Either.left({ path: "data", message: "The response envelope carries no conversation (no data)" })
-  }
-  return Either.right(envelope.data)
-}
+      message: `The response does not match the schema${path === undefined ? "" : ` at ${path}`}: ${issue?.message ?? error.message}`
+    }
+  })
+
+/** The conversation of a success envelope; a 200 that carries none is not a valid answer to a get. */
+export const decodeConversationBody: Decode<Conversation> = (body) =>
+  Either.flatMap(decodeEnvelopeBody(body), (envelope) => {
+    if (envelope.success === false) {
+      return Either.left({
+        path: "success",
+        message: `The upstream answered 200 with success false: ${envelope.message}`
+      })
+    }
+    if (envelope.data === undefined || envelope.data === null) {
+      return Either.left({ path: "data", message: "The response envelope carries no conversation (no data)" })
+    }
+    return Either.right(envelope.data)
+  })
 
 /** Builds the service's methods from a fetcher; ids are validated here, before any fetcher sees them. */
 export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
-  // Ids are checked before any request; the call span (below) is annotated with how the call ended.
-  const validateAndFetch = Effect.fnUntraced(function* (ref: ConversationRef, options?: CallOptions) {
-    const refuse = (error: InvalidInput): Traced<Conversation> => ({
-      result: Either.left(error),
-      attempts: []
+  const validateAndFetch = <A>(ref: ConversationRef, decode: Decode<A>, options?: CallOptions) =>
+    Effect.gen(function* () {
+      const refuse = (error: InvalidInput): Traced<A> => ({
+        result: Either.left(error),
+        attempts: [],
+        response: undefined
+      })
+      const agentId = decodeAgentId(ref.agentId)
+      if (Either.isLeft(agentId)) return refuse(invalidInput("agentId", agentId.left))
+      const convoId = decodeConversationId(ref.convoId)
+      if (Either.isLeft(convoId)) return refuse(invalidInput("convoId", convoId.left))
+      const traced = yield* fetch(agentId.right, convoId.right, decode, options)
+      const last = traced.attempts.at(-1)
+      yield* Effect.annotateCurrentSpan({
+        "convocore.attempts": traced.attempts.filter((a) => a.outcome !== "circuit-open").length,
+        "convocore.outcome": Either.isRight(traced.result) ? "ok" : traced.result.left._tag,
+        ...(last === undefined ? {} : { "convocore.region": last.region })
+      })
+      return traced
     })
-    const agentId = decodeAgentId(ref.agentId)
-    if (Either.isLeft(agentId)) return refuse(invalidInput("agentId", agentId.left))
-    const convoId = decodeConversationId(ref.convoId)
-    if (Either.isLeft(convoId)) return refuse(invalidInput("convoId", convoId.left))
-    const traced = yield* fetch(agentId.right, convoId.right, options)
-    const last = traced.attempts.at(-1)
-    yield* Effect.annotateCurrentSpan({
-      "convocore.attempts": traced.attempts.filter((a) => a.outcome !== "circuit-open").length,
-      "convocore.outcome": Either.isRight(traced.result) ? "ok" : traced.result.left._tag,
-      ...(last === undefined ? {} : { "convocore.region": last.region })
-    })
-    return traced
-  })
 
-  // A span per call, as `Effect.fn` would make, but without its two captured stack traces per call
-  // (a measurable share of a call's CPU); the attempt spans below it carry the region and status.
-  const getConversationWithTrail = (
-    ref: ConversationRef,
-    options?: CallOptions
-  ): Effect.Effect<Traced<Conversation>> =>
-    Effect.withSpan(validateAndFetch(ref, options), "Convocore.getConversation", { captureStackTrace: false })
+  // A span per call, as `Effect.fn` would make, but without its two captured stack traces per call;
+  // the attempt spans below it carry the region and status.
+  const traced =
+    <A>(name: string, decode: Decode<A>) =>
+    (ref: ConversationRef, options?: CallOptions): Effect.Effect<Traced<A>> =>
+      Effect.withSpan(validateAndFetch(ref, decode, options), name, { captureStackTrace: false })
+
+  /** One conversation with its attempt trail and the answer as received. */
+  const getConversationWithTrail = traced("Convocore.getConversation", decodeConversationBody)
+
+  /**
+   * The whole envelope as the upstream answered it (`data` may be absent), with its trail and bytes: for
+   * proxies and tools that pass the answer on rather than read the document.
+   */
+  const getEnvelopeWithTrail = traced("Convocore.getConversationEnvelope", decodeEnvelopeBody)
 
   /** One conversation, or one error of the typed union. */
   const getConversation = (
@@ -137,7 +150,7 @@ export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
       { concurrency: options?.concurrency ?? defaultConcurrency, unordered: options?.order === "completion" }
     )
 
-  return { getConversation, getConversationWithTrail, getConversations } as const
+  return { getConversation, getConversationWithTrail, getEnvelopeWithTrail, getConversations } as const
 }
 
 /** Documents for `layerMemory`: agent id -> conversation id -> document. */
@@ -149,16 +162,9 @@ export class Convocore extends Effect.Service<Convocore>()("@convocore-effect/cl
   effect: Effect.gen(function* () {
     const resilient = yield* ResilientHttpClient
     const { concurrency } = yield* ConvocoreConfig
-    return makeWith(
-      (agentId, convoId, options) =>
-        resilient.execute({
-          path: conversationPath(agentId, convoId),
-          decode: decodeConversationBody,
-          agentId,
-          options
-        }),
-      concurrency
-    )
+    const fetch: Fetcher = (agentId, convoId, decode, options) =>
+      resilient.execute({ path: conversationPath(agentId, convoId), decode, agentId, options })
+    return makeWith(fetch, concurrency)
   }),
   dependencies: [ResilientHttpClient.Default]
 }) {
@@ -173,33 +179,58 @@ export class Convocore extends Effect.Service<Convocore>()("@convocore-effect/cl
     const region = options?.region ?? "eu"
     const lookup = (agentId: string, convoId: string): Conversation | undefined =>
       isMap(documents) ? documents.get(agentId)?.get(convoId) : lookupRecord(documents, agentId, convoId)
-    const fetch: Fetcher = (agentId, convoId, callOptions) =>
+    const encoder = new TextEncoder()
+    const fetch: Fetcher = (agentId, convoId, decode, callOptions) =>
       Effect.sync(() => {
         const target = callOptions?.region ?? region
         const document = lookup(agentId, convoId)
+        const status = document === undefined ? 404 : 200
+        const body =
+          document === undefined
+            ? { message: "Conversation not found", code: "NOT_FOUND" }
+            : { success: true, message: "Conversation retrieved", data: document }
+        const response: Received = {
+          region: target,
+          status,
+          headers: { "content-type": "application/json" },
+          body: encoder.encode(JSON.stringify(body))
+        }
         const attempt: Attempt = {
           region: target,
           attempt: 1,
           outcome: document === undefined ? "not-found" : "ok",
-          status: document === undefined ? 404 : 200,
+          status,
           ...(document === undefined ? { code: "NOT_FOUND" } : {}),
           ms: 0
         }
+        const decoded = document === undefined ? undefined : decode(body)
         return {
           result:
-            document === undefined
+            decoded === undefined
               ? Either.left(
                   new NotFound({
                     region: target,
                     attempt: 1,
-                    status: 404,
+                    status,
                     code: "NOT_FOUND",
-                    message: "Conversation not found",
+                    message: body.message,
                     issues: []
                   })
                 )
-              : Either.right(document),
-          attempts: [attempt]
+              : Either.mapLeft(
+                  decoded,
+                  (failure) =>
+                    new InvalidResponse({
+                      region: target,
+                      attempt: 1,
+                      status,
+                      reason: "schema",
+                      message: failure.message,
+                      ...(failure.path === undefined ? {} : { path: failure.path })
+                    })
+                ),
+          attempts: [attempt],
+          response
         }
       })
     return Layer.succeed(Convocore, Convocore.make(makeWith(fetch, options?.concurrency ?? 8)))

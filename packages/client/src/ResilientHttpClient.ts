@@ -1,65 +1,36 @@
 /**
  * The resilient layer over a transport `HttpClient` (undici in production, a test double in tests).
  *
- * Per call it adds: the base URL by region, bearer auth from a `Redacted` key, the `User-Agent`, a timeout
- * per attempt, backoff with jitter, `Retry-After`, same-region retry, region failover, the shared
- * per-region circuit breaker, region policies, optional hedging and an overall deadline that includes the
- * waits and is never slept past. What to do after each attempt is DESIGN.md's outcome table, written down
- * in ./RetryPolicy.ts. Every attempt is a span and a line of the call's trail.
+ * Per call it adds the base URL by region, bearer auth (the configured key, or the call's own token), the
+ * `User-Agent`, a time limit per attempt, retries, region failover, the shared per-region circuit breaker,
+ * region policies, optional hedging and an overall deadline that includes the waits and is never slept
+ * past. Which of those happens after each attempt is decided by ./Decide.ts; what an answer means, by
+ * ./AttemptResult.ts. This module only runs attempts and applies steps. Every attempt is a span and a
+ * line of the call's trail.
  *
  * All time goes through Effect's `Clock`, so `TestClock` drives every wait and timeout in tests.
  */
+import { AllRegionsFailed, type ConvocoreError, type Region } from "@convocore-effect/schema"
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Duration, Effect, Either, Fiber, FiberRef, LogLevel, Option, Random, type Redacted } from "effect"
 import {
-  AllRegionsFailed,
-  type Attempt,
-  type AttemptOutcome,
-  BadRequest,
-  type ConvocoreError,
-  ErrorBody,
-  errorDetails,
-  Forbidden,
-  InvalidResponse,
-  NotFound,
-  RateLimited,
-  Region,
-  type Target,
-  Timeout,
-  TransportError,
-  Unauthorized,
-  UpstreamServerError
-} from "@convocore-effect/schema"
-import {
-  HttpClient,
-  type HttpClientError,
-  HttpClientRequest,
-  type HttpClientResponse
-} from "@effect/platform"
-import {
-  Duration,
-  Effect,
-  Either,
-  Fiber,
-  FiberRef,
-  LogLevel,
-  Option,
-  Random,
-  Schema,
-  type Tracer
-} from "effect"
-import { CircuitBreaker, logOpened, type Verdict } from "./CircuitBreaker.js"
+  type AttemptAt,
+  type AttemptResult,
+  type Decode,
+  interpret,
+  type Received,
+  timedOut,
+  transportFailed,
+  verdictOf
+} from "./AttemptResult.js"
+import { CircuitBreaker, logOpened } from "./CircuitBreaker.js"
 import { ConvocoreConfig, type RegionPolicy } from "./ConvocoreConfig.js"
-import {
-  backoffMs,
-  type Classification,
-  classifyStatus,
-  type FailureKind,
-  retryAfterMs
-} from "./RetryPolicy.js"
-import * as TimedExchange from "./TimedExchange.js"
+import * as Decide from "./Decide.js"
+import type { Attempt, Target } from "./Trail.js"
 import { userAgent } from "./version.js"
 import { withoutStackTraces } from "./withoutStackTraces.js"
 
-/** Per-call overrides of the configuration. */
+/** Per-call settings: overrides of the configuration, and what this call sends beside the path. */
 export interface CallOptions {
   /** The region to start at (and, under `pinned`, to stay in). Defaults to the configured region. */
   readonly region?: Region.Region | undefined
@@ -69,115 +40,61 @@ export interface CallOptions {
   readonly maxAttempts?: number | undefined
   /** Race the other region after this delay; `false` turns off a configured hedge. */
   readonly hedgeDelay?: Duration.DurationInput | false | undefined
+  /** The bearer token for this call, instead of the configured key (a gateway's caller's token, say). */
+  readonly credentials?: Redacted.Redacted<string> | undefined
+  /** Headers sent with every attempt of this call (a request id, say). */
+  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
-/** Why a 2xx body was refused by the caller's decoder. */
-export interface DecodeFailure {
-  readonly path: string | undefined
-  readonly message: string
-}
-
+/** Any GET of the API: a path, a query and a decoder for the 2xx body. */
 export interface ResilientRequest<A> {
   /** The path below the base URL, starting with `/`, its segments already percent-encoded. */
   readonly path: string
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>> | undefined
   /** Turns a 2xx JSON body into the value; a refusal is a final `InvalidResponse` (schema). */
-  readonly decode: (body: unknown) => Either.Either<A, DecodeFailure>
+  readonly decode: Decode<A>
   /** The agent the path belongs to: the key of the `auto` policy's remembered regions. */
   readonly agentId?: string | undefined
   readonly options?: CallOptions | undefined
 }
 
-/** A call's result with its attempt trail, whatever the outcome. */
+/** A call's result with its attempt trail and the answer it was read from, whatever the outcome. */
 export interface Traced<A> {
   readonly result: Either.Either<A, ConvocoreError>
   readonly attempts: ReadonlyArray<Attempt>
+  /**
+   * The answer as received: the one the value was decoded from, or the one that ended the call in an
+   * error (the last answer any region gave, for `AllRegionsFailed`); undefined when no region answered.
+   */
+  readonly response: Received | undefined
 }
-
-type AttemptResult<A> =
-  | { readonly _tag: "Ok"; readonly target: Target; readonly status: number; readonly value: A }
-  | {
-      readonly _tag: "Failed"
-      readonly target: Target
-      readonly outcome: AttemptOutcome
-      readonly kind: FailureKind
-      readonly error: ConvocoreError
-      readonly retryAfterMs?: number | undefined
-    }
-
-/** Error codes of a transport failure where nothing reached the server: safe and fast to fail over. */
-const connectCodes = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-  "UND_ERR_CONNECT_TIMEOUT"
-])
-
-/** Finds an errno-style `code` in a cause chain (undici nests them; happy eyeballs aggregates them). */
-const errorCode = (cause: unknown, depth = 0): string | undefined => {
-  if (typeof cause !== "object" || cause === null || depth > 5) return undefined
-  if ("code" in cause && typeof cause.code === "string" && cause.code.length > 0) return cause.code
-  if ("errors" in cause && Array.isArray(cause.errors)) {
-    for (const inner of cause.errors) {
-      const code = errorCode(inner, depth + 1)
-      if (code !== undefined) return code
-    }
-  }
-  return "cause" in cause ? errorCode(cause.cause, depth + 1) : undefined
-}
-
-const causeMessage = (cause: unknown): string =>
-  cause instanceof Error ? cause.message || errorCode(cause) || cause.name : String(cause)
-
-const requestIdHeaders = ["x-request-id", "request-id", "x-correlation-id", "x-amzn-requestid", "cf-ray"]
-
-const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
-
-const isJsonContentType = (value: string | undefined) =>
-  value !== undefined && /^application\/([\w.+-]+\+)?json\b/i.test(value.trim())
-
-const verdictOf = (outcome: AttemptOutcome): Verdict => {
-  switch (outcome) {
-    case "ok":
-    case "not-found":
-    case "unauthorized":
-    case "forbidden":
-    case "bad-request":
-      return "success"
-    case "connect-failed":
-    case "send-failed":
-    case "receive-failed":
-    case "timeout":
-    case "server-error":
-      return "failure"
-    default:
-      return "neutral"
-  }
-}
-
-/**
- * Error classes validate their fields when constructed. The ones built here come from values this module
- * produced itself (counters, clock readings, statuses from the transport), and validation was a large
- * share of a failed attempt's cost, so it is skipped; the tests decode every kind of error these build.
- */
-const trusted = { disableValidation: true } as const
 
 /** Bound on the `auto` policy's agent-to-region memory; the oldest entry goes first. */
 const maxRememberedAgents = 10_000
 
+const trusted = { disableValidation: true } as const
+
+/** The error of a call that every region it could use failed: the whole trail. */
+const allRegionsFailed = (trail: ReadonlyArray<Attempt>, attempts: number) =>
+  withoutStackTraces(() => {
+    const tried = trail.filter((a) => a.outcome !== "circuit-open")
+    const summary = tried
+      .map((a) => `${a.region}#${a.attempt} ${a.outcome}${a.status === undefined ? "" : ` ${a.status}`}`)
+      .join(", ")
+    return new AllRegionsFailed(
+      { attempts: [...trail], message: `Every region failed after ${attempts} attempts: ${summary}` },
+      trusted
+    )
+  })
+
 export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
   "@convocore-effect/client/ResilientHttpClient",
   {
-    scoped: Effect.gen(function* () {
+    effect: Effect.gen(function* () {
       const settings = yield* ConvocoreConfig
       const transport = yield* HttpClient.HttpClient
-      // The transport's own timed exchange when it offers one; else each attempt runs in a timed fiber.
-      const exchangeWithin =
-        TimedExchange.offeredBy(transport) ?? (yield* TimedExchange.timedByFiber(transport))
       const breaker = yield* CircuitBreaker
-      const homeRegions = new Map<string, Region.Region>()
+      const homeRegions = new Map<string, Target>()
 
       const baseUrl = (target: Target) =>
         settings.endpoints._tag === "Single"
@@ -190,20 +107,35 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
           HttpClientRequest.setHeader("user-agent", userAgent),
           HttpClientRequest.acceptJson
         )
-      const templates: Readonly<Record<Target, HttpClientRequest.HttpClientRequest>> = {
+      const templates: Record<Target, HttpClientRequest.HttpClientRequest> = {
         eu: template("eu"),
         na: template("na"),
         custom: template("custom")
       }
-      const utf8 = new TextDecoder()
 
-      const remember = (agentId: string, region: Region.Region) => {
+      const remember = (agentId: string, region: Target) => {
         homeRegions.delete(agentId)
         homeRegions.set(agentId, region)
         if (homeRegions.size > maxRememberedAgents) {
           const oldest = homeRegions.keys().next()
           if (oldest.done !== true) homeRegions.delete(oldest.value)
         }
+      }
+
+      const requestFor = (target: Target, call: ResilientRequest<unknown>, options: CallOptions) => {
+        let request: HttpClientRequest.HttpClientRequest = HttpClientRequest.appendUrl(
+          templates[target],
+          call.path
+        )
+        if (call.query !== undefined) {
+          for (const [name, value] of Object.entries(call.query)) {
+            if (value !== undefined) request = HttpClientRequest.setUrlParam(request, name, String(value))
+          }
+        }
+        if (options.headers !== undefined) request = HttpClientRequest.setHeaders(request, options.headers)
+        if (options.credentials !== undefined)
+          request = HttpClientRequest.bearerToken(request, options.credentials)
+        return request
       }
 
       const execute = <A>(call: ResilientRequest<A>): Effect.Effect<Traced<A>> =>
@@ -216,7 +148,6 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             options.attemptTimeout === undefined
               ? settings.attemptTimeoutMs
               : Duration.toMillis(options.attemptTimeout)
-          const maxAttempts = Math.max(1, options.maxAttempts ?? settings.maxAttempts)
           const hedgeDelayMs =
             options.hedgeDelay === false
               ? undefined
@@ -224,305 +155,149 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 ? settings.hedgeDelayMs
                 : Duration.toMillis(options.hedgeDelay)
 
+          const clock = yield* Effect.clock
+          const startedAt = clock.unsafeCurrentTimeMillis()
           const remembered =
             policy === "auto" && call.agentId !== undefined ? homeRegions.get(call.agentId) : undefined
           const preferred: Target =
             settings.endpoints._tag === "Single"
               ? "custom"
               : (options.region ?? remembered ?? settings.region)
-          const allowed: ReadonlyArray<Target> =
-            preferred === "custom" || policy === "pinned" ? [preferred] : [preferred, Region.other(preferred)]
-          const alternative = (target: Target): Target | undefined => allowed.find((t) => t !== target)
-
-          const clock = yield* Effect.clock
-          const startedAt = clock.unsafeCurrentTimeMillis()
-          const deadlineAt = startedAt + deadlineMs
+          const other = preferred === "eu" ? "na" : "eu"
+          const plan: Decide.CallPlan = {
+            policy,
+            preferred,
+            allowed: preferred === "custom" || policy === "pinned" ? [preferred] : [preferred, other],
+            maxAttempts: Math.max(1, options.maxAttempts ?? settings.maxAttempts),
+            deadlineAt: startedAt + deadlineMs,
+            retryAfterCapMs: settings.retryAfterCapMs,
+            backoffBaseMs: settings.backoffBaseMs,
+            backoffMaxMs: settings.backoffMaxMs
+          }
           const trail: Array<Attempt> = []
-          const tried = new Set<Target>()
-          let attempts = 0
+          let state = Decide.initialState
+          let lastAnswer: Received | undefined
+
+          const world = (random: number): Decide.Now => {
+            const now = clock.unsafeCurrentTimeMillis()
+            return { now, random, isAvailable: (target) => breaker.unsafe.isAvailable(target, now) }
+          }
+
+          /** Ends an attempt: its trail line, the breaker's count, a debug line when it failed. */
+          const settle = (at: AttemptAt, startMs: number, result: AttemptResult<A>) =>
+            Effect.withFiberRuntime<AttemptResult<A>>((fiber) => {
+              const now = clock.unsafeCurrentTimeMillis()
+              const outcome = result._tag === "Succeeded" ? "ok" : result.outcome
+              const response = result.response
+              if (response !== undefined) lastAnswer = response
+              const error = result._tag === "Failed" ? result.error : undefined
+              const code = error !== undefined && "code" in error ? error.code : undefined
+              trail.push({
+                region: at.target,
+                attempt: at.attempt,
+                outcome,
+                ...(response === undefined ? {} : { status: response.status }),
+                ...(code === undefined ? {} : { code }),
+                ms: now - startMs
+              })
+              const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
+              if (result._tag === "Succeeded") return Effect.succeed(result)
+              // Effect drops a debug line below the minimum level anyway; checking first also skips
+              // building its annotations.
+              const debug = LogLevel.lessThanEqual(
+                fiber.getFiberRef(FiberRef.currentMinimumLogLevel),
+                LogLevel.Debug
+              )
+              const logged = debug
+                ? Effect.logDebug("Convocore attempt failed").pipe(
+                    Effect.annotateLogs({
+                      region: at.target,
+                      attempt: at.attempt,
+                      outcome,
+                      status: response?.status ?? "none"
+                    })
+                  )
+                : Effect.void
+              return Effect.zipRight(
+                logged,
+                opened ? Effect.as(logOpened(at.target), result) : Effect.succeed(result)
+              )
+            })
 
           const runAttempt = (target: Target): Effect.Effect<AttemptResult<A>> =>
             Effect.suspend(() => {
-              const n = ++attempts
-              tried.add(target)
-              // Synchronous clock reads: every one is the `Clock` service's (the test clock in tests).
-              const start = clock.unsafeCurrentTimeMillis()
-              const remaining = deadlineAt - start
-              const cutByDeadline = remaining <= attemptTimeoutMs
-              const limit = Math.max(0, Math.min(attemptTimeoutMs, remaining))
-              const request = HttpClientRequest.appendUrl(templates[target], call.path)
-              const timedOut = (): AttemptResult<A> => ({
-                _tag: "Failed",
-                target,
-                outcome: "timeout",
-                // The deadline cut this attempt short: nothing is left to retry with.
-                kind: cutByDeadline ? "final" : "transient",
-                error: new Timeout(
-                  cutByDeadline
-                    ? {
-                        scope: "deadline",
-                        ms: deadlineMs,
-                        region: target,
-                        attempt: n,
-                        message: `The call ran out of its ${deadlineMs} ms deadline`
-                      }
-                    : {
-                        scope: "attempt",
-                        ms: attemptTimeoutMs,
-                        region: target,
-                        attempt: n,
-                        message: `Attempt ${n} to ${target} took longer than ${attemptTimeoutMs} ms`
-                      },
-                  trusted
-                )
-              })
-              const finish = (
-                span: Tracer.Span,
-                result: AttemptResult<A>
-              ): Effect.Effect<AttemptResult<A>> => {
-                const now = clock.unsafeCurrentTimeMillis()
-                const outcome = result._tag === "Ok" ? "ok" : result.outcome
-                const error = result._tag === "Failed" ? result.error : undefined
-                const status =
-                  result._tag === "Ok"
-                    ? result.status
-                    : error !== undefined && "status" in error
-                      ? error.status
-                      : undefined
-                const code = error !== undefined && "code" in error ? error.code : undefined
-                trail.push({
-                  region: target,
-                  attempt: n,
-                  outcome,
-                  ...(status === undefined ? {} : { status }),
-                  ...(code === undefined ? {} : { code }),
-                  ms: now - start
-                })
-                const opened = breaker.unsafe.record(target, verdictOf(outcome), now)
-                span.attribute("convocore.outcome", outcome)
-                if (status !== undefined) span.attribute("http.response.status_code", status)
-                if (result._tag === "Ok") return Effect.succeed(result)
-                return Effect.withFiberRuntime((fiber) => {
-                  // Effect drops a debug line below the minimum level anyway; checking first also skips
-                  // building its annotations, which cost more than the rest of a failed attempt's bookkeeping.
-                  const debug = LogLevel.lessThanEqual(
-                    fiber.getFiberRef(FiberRef.currentMinimumLogLevel),
-                    LogLevel.Debug
-                  )
-                  return Effect.zipRight(
-                    debug
-                      ? Effect.logDebug("Convocore attempt failed").pipe(
-                          Effect.annotateLogs({
-                            region: target,
-                            attempt: n,
-                            outcome,
-                            status: status ?? "none"
-                          })
+              state = Decide.started(state, target)
+              const at: AttemptAt = { target, attempt: state.attempts }
+              const startMs = clock.unsafeCurrentTimeMillis()
+              const remaining = plan.deadlineAt - startMs
+              const byDeadline = remaining <= attemptTimeoutMs
+              const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
+              const exchange = Effect.flatMap(
+                transport.execute(requestFor(target, call, options)),
+                (response) => Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
+              )
+              const attempt = Effect.timeoutOption(exchange, limitMs).pipe(
+                Effect.map(
+                  Option.match({
+                    onNone: () =>
+                      withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline })),
+                    onSome: ({ response, body }) =>
+                      withoutStackTraces(() =>
+                        interpret(
+                          at,
+                          {
+                            status: response.status,
+                            headers: response.headers,
+                            body: Either.map(body, (bytes) => new Uint8Array(bytes))
+                          },
+                          call.decode,
+                          clock.unsafeCurrentTimeMillis()
                         )
-                      : Effect.void,
-                    opened ? Effect.as(logOpened(target), result) : Effect.succeed(result)
-                  )
-                })
-              }
+                      )
+                  })
+                ),
+                Effect.catchAll((error) =>
+                  Effect.succeed(withoutStackTraces(() => transportFailed(at, error)))
+                ),
+                Effect.flatMap((result) => settle(at, startMs, result)),
+                Effect.onInterrupt(() =>
+                  Effect.sync(() => {
+                    const now = clock.unsafeCurrentTimeMillis()
+                    trail.push({
+                      region: target,
+                      attempt: at.attempt,
+                      outcome: "interrupted",
+                      ms: now - startMs
+                    })
+                    breaker.unsafe.record(target, "neutral", now)
+                  })
+                )
+              )
               return Effect.useSpan(
                 "Convocore.attempt",
                 {
-                  attributes: { "convocore.region": target, "convocore.attempt": n },
+                  attributes: { "convocore.region": target, "convocore.attempt": at.attempt },
                   // The call span already points at the caller; a stack per attempt would only cost time.
                   captureStackTrace: false
                 },
                 (span) =>
-                  exchangeWithin(request, limit).pipe(
-                    Effect.map(
-                      Option.match({
-                        onNone: () => withoutStackTraces(timedOut),
-                        onSome: ({ response, body }) =>
-                          withoutStackTraces(() => interpret(response, body, target, n))
-                      })
-                    ),
-                    Effect.catchAll((error) =>
-                      Effect.succeed(withoutStackTraces(() => transportFailure(error, target, n)))
-                    ),
-                    Effect.flatMap((result) => finish(span, result)),
-                    Effect.onInterrupt(() =>
-                      Effect.sync(() => {
-                        const now = clock.unsafeCurrentTimeMillis()
-                        trail.push({ region: target, attempt: n, outcome: "interrupted", ms: now - start })
-                        breaker.unsafe.record(target, "neutral", now)
-                      })
-                    ),
+                  attempt.pipe(
+                    Effect.tap((result) => {
+                      span.attribute("convocore.outcome", result._tag === "Succeeded" ? "ok" : result.outcome)
+                      if (result.response !== undefined)
+                        span.attribute("http.response.status_code", result.response.status)
+                    }),
                     Effect.withParentSpan(span)
                   )
               )
             })
 
-          /** What an answer means, synchronously: the body is already read (or failed to be). */
-          const interpret = (
-            response: HttpClientResponse.HttpClientResponse,
-            body: Either.Either<ArrayBuffer, HttpClientError.ResponseError>,
-            target: Target,
-            n: number
-          ): AttemptResult<A> => {
-            const headers = response.headers
-            let requestId: string | undefined
-            for (const name of requestIdHeaders) requestId ??= headers[name]
-            const withRequestId = requestId === undefined ? {} : { requestId }
-            const status = response.status
-            const invalid = (
-              reason: InvalidResponse["reason"],
-              message: string,
-              kind: FailureKind = "final",
-              path?: string
-            ): AttemptResult<A> => ({
-              _tag: "Failed",
-              target,
-              outcome: "invalid-response",
-              kind,
-              error: new InvalidResponse(
-                {
-                  region: target,
-                  attempt: n,
-                  status,
-                  reason,
-                  message,
-                  ...(path === undefined ? {} : { path }),
-                  ...withRequestId
-                },
-                trusted
-              )
-            })
-            const declared = headers["content-length"]
-            // A body cut short is a transport fault, not the server's answer: the next attempt may do better.
-            if (Either.isLeft(body)) {
-              return invalid(
-                "truncated",
-                `The response body could not be read: ${causeMessage(body.left.cause)}`,
-                "transient"
-              )
-            }
-            if (
-              declared !== undefined &&
-              /^\d+$/.test(declared) &&
-              Number(declared) !== body.right.byteLength
-            ) {
-              return invalid(
-                "truncated",
-                `The response body has ${body.right.byteLength} bytes; content-length said ${declared}`,
-                "transient"
-              )
-            }
-            const text = utf8.decode(body.right)
-            // `JSON.parse` returns `any`; widening to `unknown` keeps everything downstream checked.
-            const parsed = Either.try(() => JSON.parse(text) as unknown)
-
-            if (status >= 200 && status < 300) {
-              if (!isJsonContentType(headers["content-type"])) {
-                return invalid(
-                  "content-type",
-                  `Expected a JSON response, got content-type "${headers["content-type"] ?? "none"}"`
-                )
-              }
-              if (Either.isLeft(parsed))
-                return invalid("malformed-json", "The response body is not valid JSON")
-              const decoded = call.decode(parsed.right)
-              if (Either.isLeft(decoded))
-                return invalid("schema", decoded.left.message, "final", decoded.left.path)
-              if (policy === "auto" && call.agentId !== undefined && target !== "custom") {
-                remember(call.agentId, target)
-              }
-              return { _tag: "Ok", target, status, value: decoded.right }
-            }
-
-            const details = Either.isRight(parsed)
-              ? Option.map(decodeErrorBody(parsed.right), errorDetails)
-              : Option.none()
-            const code = Option.getOrUndefined(Option.map(details, (d) => d.code))
-            const classification: Classification = classifyStatus(status, code)
-            const fields = {
-              region: target,
-              attempt: n,
-              status,
-              ...(code === undefined ? {} : { code }),
-              message: Option.match(details, {
-                onNone: () => `HTTP ${status} from ${target}`,
-                onSome: (d) => d.message
-              }),
-              issues: Option.match(details, { onNone: () => [], onSome: (d) => d.issues }),
-              ...withRequestId
-            }
-            const hint = retryAfterMs(headers, clock.unsafeCurrentTimeMillis())
-            const error: ConvocoreError = (() => {
-              switch (classification.outcome) {
-                case "unauthorized":
-                  return new Unauthorized(fields, trusted)
-                case "forbidden":
-                  return new Forbidden(fields, trusted)
-                case "not-found":
-                  return new NotFound(fields, trusted)
-                case "bad-request":
-                  return new BadRequest(fields, trusted)
-                case "rate-limited":
-                  return new RateLimited(
-                    { ...fields, ...(hint === undefined ? {} : { retryAfterMs: hint }) },
-                    trusted
-                  )
-                default:
-                  return new UpstreamServerError(fields, trusted)
-              }
-            })()
-            return {
-              _tag: "Failed",
-              target,
-              outcome: classification.outcome,
-              kind: classification.kind,
-              error,
-              retryAfterMs: hint
-            }
-          }
-
-          const transportFailure = (error: HttpClientError.HttpClientError, target: Target, n: number) => {
-            const code = errorCode(error.cause)
-            const connect = error._tag === "RequestError" && code !== undefined && connectCodes.has(code)
-            const phase = connect ? "connect" : error._tag === "RequestError" ? "send" : "receive"
-            const result: AttemptResult<A> = {
-              _tag: "Failed",
-              target,
-              outcome: connect ? "connect-failed" : phase === "send" ? "send-failed" : "receive-failed",
-              kind: connect
-                ? "connect"
-                : error._tag === "RequestError" && error.reason !== "Transport"
-                  ? "final"
-                  : "transient",
-              error: new TransportError(
-                {
-                  region: target,
-                  attempt: n,
-                  phase,
-                  message: `${phase} to ${target} failed: ${causeMessage(error.cause ?? error)}${code === undefined ? "" : ` (${code})`}`
-                },
-                trusted
-              )
-            }
-            return result
-          }
-
-          /** The target to use when `wanted` is asked for: a region whose circuit is open is avoided if it can be. */
-          const route = (wanted: Target): Target => {
-            const now = clock.unsafeCurrentTimeMillis()
-            if (breaker.unsafe.isAvailable(wanted, now)) return wanted
-            const instead = alternative(wanted)
-            if (instead !== undefined && breaker.unsafe.isAvailable(instead, now)) {
-              trail.push({ region: wanted, attempt: 0, outcome: "circuit-open", ms: 0 })
-              return instead
-            }
-            return wanted
-          }
           const acquire = (target: Target) => breaker.unsafe.acquire(target, clock.unsafeCurrentTimeMillis())
 
           /** One attempt, or with hedging a race of the target and (after the delay) the other region. */
           const attemptAt = (target: Target): Effect.Effect<AttemptResult<A>> => {
-            const other = alternative(target)
-            if (hedgeDelayMs === undefined || other === undefined || attempts > 0) {
+            const alternative = Decide.alternative(plan, target)
+            if (hedgeDelayMs === undefined || alternative === undefined || state.attempts > 0) {
               return Effect.suspend(() => {
                 acquire(target)
                 return runAttempt(target)
@@ -531,9 +306,9 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             let hedgeStarted = false
             const hedge = Effect.sleep(Duration.millis(hedgeDelayMs)).pipe(
               Effect.flatMap(() => {
-                if (acquire(other) === "open") return Effect.never
+                if (acquire(alternative) === "open") return Effect.never
                 hedgeStarted = true
-                return runAttempt(other)
+                return runAttempt(alternative)
               })
             )
             return Effect.suspend(() => {
@@ -541,15 +316,15 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               return Effect.raceWith(runAttempt(target), hedge, {
                 onSelfDone: (exit, hedgeFiber) =>
                   Effect.flatMap(exit, (primary) =>
-                    primary._tag === "Ok" || !hedgeStarted
+                    primary._tag === "Succeeded" || !hedgeStarted
                       ? Effect.as(Fiber.interrupt(hedgeFiber), primary)
                       : Effect.map(Fiber.join(hedgeFiber), (hedged) =>
-                          hedged._tag === "Ok" ? hedged : primary
+                          hedged._tag === "Succeeded" ? hedged : primary
                         )
                   ),
                 onOtherDone: (exit, primaryFiber) =>
                   Effect.flatMap(exit, (hedged) =>
-                    hedged._tag === "Ok"
+                    hedged._tag === "Succeeded"
                       ? Effect.as(Fiber.interrupt(primaryFiber), hedged)
                       : Fiber.join(primaryFiber)
                   )
@@ -557,85 +332,31 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             })
           }
 
-          const giveUp = (last: Extract<AttemptResult<A>, { _tag: "Failed" }>): ConvocoreError => {
-            const regionsTried = new Set(
-              trail.filter((a) => a.outcome !== "circuit-open").map((a) => a.region)
-            )
-            if (regionsTried.size < 2) return last.error
-            const summary = trail
-              .filter((a) => a.outcome !== "circuit-open")
-              .map(
-                (a) => `${a.region}#${a.attempt} ${a.outcome}${a.status === undefined ? "" : ` ${a.status}`}`
-              )
-              .join(", ")
-            return new AllRegionsFailed(
-              {
-                attempts: [...trail],
-                message: `Every region failed after ${attempts} attempts: ${summary}`
-              },
-              trusted
-            )
-          }
+          const skip = (target: Target) =>
+            trail.push({ region: target, attempt: 0, outcome: "circuit-open", ms: 0 })
 
-          const loop = Effect.gen(function* () {
-            let target = route(preferred)
-            let streak = 0
-            let retries = 0
-            while (true) {
-              const result = yield* attemptAt(target)
-              if (result._tag === "Ok") return Either.right(result.value)
-              const at = result.target
-              const other = alternative(at)
-              if (result.kind === "final") return Either.left(result.error)
-              if (result.kind === "not-found") {
-                // Data lives in one region: only `auto` asks the other region, and only once.
-                if (policy === "auto" && other !== undefined && !tried.has(other) && attempts < maxAttempts) {
-                  target = other
-                  streak = 0
-                  continue
-                }
-                return Either.left(result.error)
-              }
-              if (attempts >= maxAttempts) return Either.left(withoutStackTraces(() => giveUp(result)))
-
-              const now = clock.unsafeCurrentTimeMillis()
-              let wanted: Target = at
-              let hint: number | undefined
-              if (result.kind === "connect" || result.kind === "transient") {
-                wanted = other ?? at
-              } else {
-                streak = at === target ? streak + 1 : 1
-                hint = result.retryAfterMs
-                if (hint !== undefined && (hint > settings.retryAfterCapMs || now + hint >= deadlineAt)) {
-                  // A wait the call cannot afford: another healthy region may answer now, else stop at once.
-                  if (other !== undefined && breaker.unsafe.isAvailable(other, now)) {
-                    wanted = other
-                    hint = undefined
-                  } else {
-                    return Either.left(result.error)
-                  }
-                } else if (streak >= 2 && other !== undefined) {
-                  wanted = other
-                  hint = undefined
-                }
-              }
-              const next = route(wanted)
-              if (next !== at) streak = 0
-              // A region this call has not tried yet is asked at once; going back to one waits its backoff.
-              const wait = tried.has(next)
-                ? Math.max(
-                    backoffMs(retries++, settings.backoffBaseMs, settings.backoffMaxMs, yield* Random.next),
-                    next === at ? (hint ?? 0) : 0
-                  )
-                : 0
-              if (now + wait >= deadlineAt) return Either.left(withoutStackTraces(() => giveUp(result)))
-              if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
-              target = next
+          let step = Decide.start(plan, world(0))
+          while (true) {
+            if (step.skipped !== undefined) skip(step.skipped)
+            if (step.waitMs > 0) yield* Effect.sleep(Duration.millis(step.waitMs))
+            const result = yield* attemptAt(step.target)
+            if (result._tag === "Succeeded") {
+              if (policy === "auto" && call.agentId !== undefined && result.target !== "custom")
+                remember(call.agentId, result.target)
+              return { result: Either.right(result.value), attempts: [...trail], response: result.response }
             }
-          })
-
-          const result = yield* loop
-          return { result, attempts: [...trail] }
+            const decision = Decide.decide(plan, state, result, world(yield* Random.next))
+            state = decision.state
+            if (decision.step._tag === "Stop") {
+              const last = decision.step.error === "last"
+              return {
+                result: Either.left(last ? result.error : allRegionsFailed(trail, state.attempts)),
+                attempts: [...trail],
+                response: last ? result.response : lastAnswer
+              }
+            }
+            step = decision.step
+          }
         })
 
       return { execute } as const

@@ -2,7 +2,7 @@
  * What the client does after an attempt, as pure functions: the outcome table of DESIGN.md, the backoff,
  * and the reading of `Retry-After`. The loop in ./ResilientHttpClient.ts only applies these.
  */
-import type { AttemptOutcome } from "@convocore-effect/schema"
+import type { AttemptOutcome } from "./Trail.js"
 
 /**
  * How an attempt's failure steers the call:

@@ -8,9 +8,6 @@
  * already gives every attempt its span, timeout and interruption, so this transport does only the
  * exchange: interruption aborts the request, or the body being read.
  *
- * It also offers the attempt's whole exchange under a time limit (./TimedExchange.ts), timed by one
- * `setTimeout` and aborted through the same path, so that an attempt needs no fiber of its own.
- *
  * It sends what the Convocore API needs: empty, byte and text bodies. Other body kinds fail as a
  * `RequestError` (reason `Encode`) instead of being sent wrong.
  */
@@ -26,7 +23,6 @@ import {
 } from "@effect/platform"
 import { Effect, Either, Inspectable, Layer, Option, Stream } from "effect"
 import { type Dispatcher, Pool } from "undici"
-import * as TimedExchange from "./TimedExchange.js"
 import { withoutStackTraces } from "./withoutStackTraces.js"
 
 const utf8 = new TextDecoder()
@@ -73,9 +69,6 @@ class RequestAbort {
     setImmediate(() => this.abort(reason))
   }
 }
-
-/** The longest delay `setTimeout` takes: 2^31 - 1 ms. */
-const maxTimerMs = 2 ** 31 - 1
 
 /** Why an exchange was aborted: the attempt's time limit, or the attempt's fiber was interrupted. */
 class ExchangeAborted extends Error {
@@ -281,7 +274,7 @@ export class OriginPools implements RequestDispatcher {
   }
 }
 
-/** An `HttpClient` over the given undici dispatcher, offering the timed exchange (./TimedExchange.ts). */
+/** An `HttpClient` over the given undici dispatcher. */
 export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
   const execute = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
@@ -295,54 +288,9 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
       return Effect.sync(() => signal.abortSoon(new ExchangeAborted("The request was interrupted")))
     })
 
-  const exchange: TimedExchange.TimedExchange = (request, limitMs) =>
-    Effect.async((resume) => {
-      const signal = new RequestAbort()
-      const options = undiciOptions(request, signal)
-      if (Either.isLeft(options)) return resume(Effect.fail(options.left))
-      let settled = false
-      const settle = (
-        outcome: Effect.Effect<Option.Option<TimedExchange.Exchange>, HttpClientError.RequestError>
-      ) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resume(outcome)
-      }
-      // The limit covers the head and the whole body; aborting frees the connection in either phase. A
-      // limit past what `setTimeout` can count (about 24.8 days; Node would fire it after 1 ms) is no
-      // limit, as it is for Effect's own `sleep`.
-      const timer =
-        limitMs > maxTimerMs
-          ? undefined
-          : setTimeout(() => {
-              settle(Effect.succeedNone)
-              signal.abortSoon(new ExchangeAborted(`The exchange took longer than ${limitMs} ms`))
-            }, limitMs)
-      dispatcher.request(options.right).then(
-        (source) => {
-          const response = new UndiciResponse(request, source)
-          response.readBytes().then(
-            (bytes) => settle(Effect.succeedSome({ response, body: Either.right(bytes) })),
-            (cause: unknown) =>
-              settle(Effect.succeedSome({ response, body: Either.left(response.decodeError(cause)) }))
-          )
-        },
-        (cause: unknown) => settle(Effect.fail(transportError(request, cause)))
-      )
-      return Effect.sync(() => {
-        settled = true
-        clearTimeout(timer)
-        signal.abortSoon(new ExchangeAborted("The exchange was interrupted"))
-      })
-    })
-
-  return TimedExchange.offer(
-    HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
-      (prepared) => Effect.flatMap(prepared, execute),
-      Effect.succeed
-    ),
-    exchange
+  return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+    (prepared) => Effect.flatMap(prepared, execute),
+    Effect.succeed
   )
 }
 

@@ -14,7 +14,6 @@ import {
   Convocore,
   ConvocoreConfig,
   type ConvocoreConfigInput,
-  TimedExchange,
   UndiciTransport,
   userAgent
 } from "../src/index.js"
@@ -57,9 +56,9 @@ const naServer = (seen: Array<{ url: string; headers: IncomingHttpHeaders }>) =>
   )
 
 /**
- * Ours (the production default, whose attempts use its own timed exchange); ours wrapped by
- * `HttpClient.mapRequest`, which drops that offer so each attempt runs in a timed fiber; and
- * @effect/platform-node's, which the layer also accepts (fiber-timed too).
+ * Ours (the production default); ours wrapped by `HttpClient.mapRequest`, which must behave the same
+ * (a combinator never changes how attempts are timed or cancelled); and @effect/platform-node's, which
+ * the layer also accepts.
  */
 const wrappedUndici = Layer.effect(
   HttpClient.HttpClient,
@@ -71,18 +70,6 @@ const transports = [
   ["UndiciTransport wrapped by mapRequest", wrappedUndici],
   ["NodeHttpClient.layerUndici", NodeHttpClient.layerUndici]
 ] as const
-
-describe("TimedExchange offers", () => {
-  it.scoped("UndiciTransport offers its timed exchange; a client derived from it does not", () =>
-    Effect.gen(function* () {
-      const undici = yield* HttpClient.HttpClient.pipe(Effect.provide(UndiciTransport.layer))
-      assert.isDefined(TimedExchange.offeredBy(undici))
-      assert.isUndefined(TimedExchange.offeredBy(undici.pipe(HttpClient.mapRequest(identity))))
-      const wrapped = yield* HttpClient.HttpClient.pipe(Effect.provide(wrappedUndici))
-      assert.isUndefined(TimedExchange.offeredBy(wrapped))
-    })
-  )
-})
 
 describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
   /** The client over this transport, pointed at one endpoint (no failover). */

@@ -240,41 +240,65 @@ describe.each(regions)("outcome table, starting in %s", (preferred) => {
     }).pipe(Effect.provide(layer))
   })
 
-  const invalid: ReadonlyArray<readonly [string, () => Response, string, string | undefined]> = [
+  const unusable: ReadonlyArray<readonly [string, () => Response, string]> = [
     [
       "malformed JSON",
       () => new Response('{"success": true, "data": {', { headers: { "content-type": "application/json" } }),
-      "malformed-json",
-      undefined
+      "malformed-json"
     ],
     [
       "an HTML 200 (wrong content type)",
       () => new Response("<html><body>Welcome</body></html>", { headers: { "content-type": "text/html" } }),
-      "content-type",
-      undefined
-    ],
-    [
-      "schema mismatch",
-      () => json(200, { ...seedExampleResponse, data: { ...seedExampleResponse.data, messagesNum: "five" } }),
-      "schema",
-      "data.messagesNum"
+      "content-type"
     ]
   ]
-  for (const [name, reply, reason, path] of invalid) {
-    it.effect(`${name}: final, typed as InvalidResponse (${reason})`, () => {
+  for (const [name, reply, reason] of unusable) {
+    it.effect(`${name} from one region: the other region answers`, () => {
       const { sent, layer } = scripted(reply)
       return Effect.gen(function* () {
         const { result, attempts } = yield* runTraced()
-        assert.strictEqual(sent.length, 1)
-        assert.deepStrictEqual(outline(attempts), [`${preferred}:invalid-response`])
+        assert.isTrue(Either.isRight(result))
+        assert.deepStrictEqual(outline(attempts), [`${preferred}:invalid-response`, `${other}:ok`])
+        assert.strictEqual(sent[1]!.at, 0, "the other region is asked at once")
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect(`${name} from every region: InvalidResponse (${reason}) once the attempts are spent`, () => {
+      const { sent, layer } = clientLayer(() => reply(), { region: preferred })
+      return Effect.gen(function* () {
+        const { result, attempts } = yield* runTraced()
+        assert.strictEqual(sent.length, 4)
+        assert.deepStrictEqual(outline(attempts), [
+          `${preferred}:invalid-response`,
+          `${other}:invalid-response`,
+          `${preferred}:invalid-response`,
+          `${other}:invalid-response`
+        ])
         const error = Either.getLeft(result)
         assert.isTrue(error._tag === "Some" && error.value._tag === "InvalidResponse")
         if (error._tag === "Some" && error.value._tag === "InvalidResponse") {
           assert.strictEqual(error.value.reason, reason)
-          assert.strictEqual(error.value.path, path)
-          assert.strictEqual(error.value.region, preferred)
+          assert.strictEqual(error.value.region, other)
         }
       }).pipe(Effect.provide(layer))
     })
   }
+
+  it.effect("schema mismatch: final, typed as InvalidResponse (schema) with the path", () => {
+    const { sent, layer } = scripted(() =>
+      json(200, { ...seedExampleResponse, data: { ...seedExampleResponse.data, messagesNum: "five" } })
+    )
+    return Effect.gen(function* () {
+      const { result, attempts } = yield* runTraced()
+      assert.strictEqual(sent.length, 1)
+      assert.deepStrictEqual(outline(attempts), [`${preferred}:invalid-response`])
+      const error = Either.getLeft(result)
+      assert.isTrue(error._tag === "Some" && error.value._tag === "InvalidResponse")
+      if (error._tag === "Some" && error.value._tag === "InvalidResponse") {
+        assert.strictEqual(error.value.reason, "schema")
+        assert.strictEqual(error.value.path, "data.messagesNum")
+        assert.strictEqual(error.value.region, preferred)
+      }
+    }).pipe(Effect.provide(layer))
+  })
 })

@@ -2,11 +2,11 @@
  * The sandbox as an `HttpClient` transport, with no socket: requests to either region's base URL are
  * answered by the same handler the listeners use, so a client under test runs its real HTTP code path
  * (status, headers, body streaming) against the sandbox in the same process. A `down` region fails the
- * way undici fails on a refused connection: a `RequestError` with reason `Transport` whose cause has code
- * `ECONNREFUSED`; any other host fails like a DNS miss (`ENOTFOUND`).
+ * way undici fails on a refused connection, any other host like a DNS miss: both built by the schema's
+ * `ConnectFailure`, so the client judges them by the same rule as real socket errors.
  */
 
-import { Region } from "@convocore-effect/schema"
+import { ConnectFailure, Region } from "@convocore-effect/schema"
 import type { HttpClientRequest } from "@effect/platform"
 import { HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { Effect, Stream } from "effect"
@@ -20,9 +20,6 @@ export const defaultBaseUrls: Readonly<Record<RegionName, string>> = {
   eu: "http://eu.sandbox.invalid/v3",
   na: "http://na.sandbox.invalid/v3"
 }
-
-/** An error shaped like Node's socket errors (`code` beside the message), as undici reports them. */
-const socketError = (code: string, message: string): Error => Object.assign(new Error(message), { code })
 
 const textDecoder = new TextDecoder()
 
@@ -69,7 +66,7 @@ export const makeHttpClient = (
         return yield* new HttpClientError.RequestError({
           request,
           reason: "Transport",
-          cause: socketError("ENOTFOUND", `getaddrinfo ENOTFOUND ${url.hostname}`),
+          cause: ConnectFailure.hostNotFound(url.hostname),
           description: `${url.host} is not a sandbox region`
         })
       const body = yield* requestBody(request)
@@ -84,7 +81,7 @@ export const makeHttpClient = (
           return yield* new HttpClientError.RequestError({
             request,
             reason: "Transport",
-            cause: socketError("ECONNREFUSED", `connect ECONNREFUSED ${url.host}`),
+            cause: ConnectFailure.connectionRefused(url.host),
             description: `connect ECONNREFUSED ${url.host}`
           })
         case "Hang":

@@ -1,4 +1,4 @@
-import { seedExampleResponse } from "@convocore-effect/schema"
+import { ConnectFailure, seedExampleResponse } from "@convocore-effect/schema"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
@@ -44,9 +44,14 @@ describe("InProcess", () => {
       assert.strictEqual(refused._tag, "RequestError")
       if (refused._tag === "RequestError") assert.strictEqual(refused.reason, "Transport")
       assert.strictEqual(causeCode(refused), "ECONNREFUSED")
+      assert.isTrue(
+        ConnectFailure.isConnectFailure(refused.cause),
+        "the client reads it as a connect failure"
+      )
       assert.strictEqual((yield* fetchInProcess(convo(urls.na, Fixtures.demoAgent, "c1"))).status, 200)
       const elsewhere = yield* Effect.flip(fetchInProcess("http://elsewhere.invalid/v3/agents/a/convos/b"))
       assert.strictEqual(elsewhere._tag, "RequestError")
+      assert.isTrue(ConnectFailure.isConnectFailure(elsewhere.cause))
       assert.strictEqual((yield* (yield* Sandbox.Sandbox).counters("eu")).byOutcome.refused, 1)
     }).pipe(Effect.provide(inProcess({ faults: { eu: "down" } })))
   )

@@ -5,10 +5,12 @@
  */
 import { Schema } from "effect"
 import { ErrorIssue } from "./ErrorBody.js"
-import { Region } from "./Region.js"
 
-/** Where an attempt went: a region, or `custom` for a single configured base URL with no failover. */
-export const Target = Schema.Union(Region, Schema.Literal("custom")).annotations({ identifier: "Target" })
+/**
+ * Where an attempt went, as the client names it (`eu`, `na`, or a name of its own such as `custom` for a
+ * single base URL). The wire keeps it an open string: how the client routes is not part of the contract.
+ */
+const Target = Schema.String.annotations({ identifier: "Target" })
 
 /**
  * A duration in milliseconds: finite as well as non-negative, because errors travel as JSON (the CLI's
@@ -17,7 +19,6 @@ export const Target = Schema.Union(Region, Schema.Literal("custom")).annotations
 export const Milliseconds = Schema.Finite.pipe(Schema.nonNegative()).annotations({
   identifier: "Milliseconds"
 })
-export type Target = typeof Target.Type
 
 /** Fields of every error the upstream answered with a status. */
 const UpstreamFields = {
@@ -91,30 +92,15 @@ export class InvalidResponse extends Schema.TaggedError<InvalidResponse>()("Inva
   requestId: Schema.optional(Schema.String)
 }) {}
 
-/** How one attempt ended, as the attempt trail shows it. */
-export const AttemptOutcome = Schema.Literal(
-  "ok",
-  "unauthorized",
-  "forbidden",
-  "not-found",
-  "bad-request",
-  "rate-limited",
-  "server-error",
-  "connect-failed",
-  "send-failed",
-  "receive-failed",
-  "timeout",
-  "invalid-response",
-  "circuit-open",
-  "interrupted"
-).annotations({ identifier: "AttemptOutcome" })
-export type AttemptOutcome = typeof AttemptOutcome.Type
-
-/** One line of the attempt trail. */
+/**
+ * One line of an attempt trail as it travels: where the attempt went, how it ended (the client's
+ * vocabulary, e.g. `ok`, `connect-failed`, `server-error`), the status it got and how long it took. The
+ * outcome is an open string so that a new routing rule in the client never breaks a reader of old errors.
+ */
 export const Attempt = Schema.Struct({
   region: Target,
   attempt: Schema.Int,
-  outcome: AttemptOutcome,
+  outcome: Schema.String,
   status: Schema.optional(Schema.Int),
   code: Schema.optional(Schema.String),
   ms: Milliseconds

@@ -1,6 +1,7 @@
 /**
  * @convocore-effect/schema: the contract of Convocore's V3 Get Single Conversation endpoint.
  */
+export * as ConnectFailure from "./ConnectFailure.js"
 export * from "./Conversation.js"
 export * from "./ConvocoreError.js"
 export * as Drift from "./Drift.js"

@@ -3,7 +3,7 @@
  * and every request is recorded with the test clock's time, so tests can assert where and when the
  * client went. No sockets.
  */
-import { seedExampleResponse } from "@convocore-effect/schema"
+import { ConnectFailure, seedExampleResponse } from "@convocore-effect/schema"
 import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Clock, Effect, Layer } from "effect"
 import { ConvocoreConfig, type ConvocoreConfigInput } from "../../src/ConvocoreConfig.js"
@@ -53,8 +53,6 @@ export const errorReply = (status: number, code?: string, headers: Record<string
 const regionOf = (url: URL): TestRegion =>
   url.hostname === "eu.test" ? "eu" : url.hostname === "na.test" ? "na" : "custom"
 
-const errnoError = (code: string, message: string) => Object.assign(new Error(message), { code })
-
 export const makeTransport = (script: Script) => {
   const sent: Array<Sent> = []
   const counts = new Map<TestRegion, number>()
@@ -74,7 +72,7 @@ export const makeTransport = (script: Script) => {
                 new HttpClientError.RequestError({
                   request,
                   reason: "Transport",
-                  cause: errnoError("ECONNREFUSED", `connect ECONNREFUSED ${url.host}`)
+                  cause: ConnectFailure.connectionRefused(url.host)
                 })
               )
             : reply === "reset"
@@ -82,7 +80,7 @@ export const makeTransport = (script: Script) => {
                   new HttpClientError.RequestError({
                     request,
                     reason: "Transport",
-                    cause: errnoError("ECONNRESET", "socket hang up")
+                    cause: ConnectFailure.socketError("ECONNRESET", "socket hang up")
                   })
                 )
               : reply === "hang"

@@ -3,6 +3,7 @@
  * by a real client over a real socket, and a real-time wait for what happens outside the Effect clock.
  */
 
+import { ConnectFailure } from "@convocore-effect/schema"
 import { Effect } from "effect"
 import { Fixtures } from "../../src/index.js"
 
@@ -53,14 +54,7 @@ export const getFailure = (url: string, options: GetOptions = {}) =>
   )
 
 /** The `code` of an error's cause chain (`ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`...). */
-export const causeCode = (error: unknown): unknown => {
-  let current: unknown = error
-  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    if ("code" in current && typeof current.code === "string") return current.code
-    current = "cause" in current ? current.cause : undefined
-  }
-  return undefined
-}
+export const causeCode = ConnectFailure.errorCode
 
 /** Real time, whatever clock the test runs on. */
 export const realSleep = (ms: number) =>
