@@ -15,10 +15,11 @@ import {
   NotFound,
   type Region
 } from "@convocore-effect/schema"
-import { Effect, Either, Layer, ParseResult, Schema, Stream } from "effect"
+import { Effect, Either, Layer, ParseResult, Schema, Stream, type Tracer } from "effect"
 import type { Decode, DecodeFailure, Received } from "./AttemptResult.js"
 import { ConvocoreConfig } from "./ConvocoreConfig.js"
 import { type CallOptions, ResilientHttpClient, type Traced } from "./ResilientHttpClient.js"
+import * as Spans from "./Spans.js"
 import type { Attempt } from "./Trail.js"
 
 export interface ConversationRef {
@@ -89,7 +90,12 @@ export const decodeConversationBody: Decode<Conversation> = (body) =>
 
 /** Builds the service's methods from a fetcher; ids are validated here, before any fetcher sees them. */
 export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
-  const validateAndFetch = <A>(ref: ConversationRef, decode: Decode<A>, options?: CallOptions) =>
+  const validateAndFetch = <A>(
+    ref: ConversationRef,
+    decode: Decode<A>,
+    options: CallOptions | undefined,
+    span: Tracer.Span | undefined
+  ) =>
     Effect.gen(function* () {
       const refuse = (error: InvalidInput): Traced<A> => ({
         result: Either.left(error),
@@ -101,21 +107,26 @@ export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
       const convoId = decodeConversationId(ref.convoId)
       if (Either.isLeft(convoId)) return refuse(invalidInput("convoId", convoId.left))
       const traced = yield* fetch(agentId.right, convoId.right, decode, options)
-      const last = traced.attempts.at(-1)
-      yield* Effect.annotateCurrentSpan({
-        "convocore.attempts": traced.attempts.filter((a) => a.outcome !== "circuit-open").length,
-        "convocore.outcome": Either.isRight(traced.result) ? "ok" : traced.result.left._tag,
-        ...(last === undefined ? {} : { "convocore.region": last.region })
-      })
+      if (span !== undefined) {
+        const last = traced.attempts.at(-1)
+        span.attribute(
+          "convocore.attempts",
+          traced.attempts.filter((a) => a.outcome !== "circuit-open").length
+        )
+        span.attribute("convocore.outcome", Either.isRight(traced.result) ? "ok" : traced.result.left._tag)
+        if (last !== undefined) span.attribute("convocore.region", last.region)
+      }
       return traced
     })
 
-  // A span per call, as `Effect.fn` would make, but without its two captured stack traces per call;
-  // the attempt spans below it carry the region and status.
+  // A span per call when a tracer listens (./Spans.ts), as `Effect.fn` would make, but without its two
+  // captured stack traces per call; the attempt spans below it carry the region and status.
   const traced =
     <A>(name: string, decode: Decode<A>) =>
     (ref: ConversationRef, options?: CallOptions): Effect.Effect<Traced<A>> =>
-      Effect.withSpan(validateAndFetch(ref, decode, options), name, { captureStackTrace: false })
+      Spans.whenTraced(name, { captureStackTrace: false }, (span) =>
+        validateAndFetch(ref, decode, options, span)
+      )
 
   /** One conversation with its attempt trail and the answer as received. */
   const getConversationWithTrail = traced("Convocore.getConversation", decodeConversationBody)

@@ -23,9 +23,11 @@ import {
   transportFailed,
   verdictOf
 } from "./AttemptResult.js"
+import * as AttemptTimer from "./AttemptTimer.js"
 import { CircuitBreaker, logOpened } from "./CircuitBreaker.js"
 import { ConvocoreConfig, type RegionPolicy } from "./ConvocoreConfig.js"
 import * as Decide from "./Decide.js"
+import * as Spans from "./Spans.js"
 import type { Attempt, Target } from "./Trail.js"
 import { userAgent } from "./version.js"
 import { withoutStackTraces } from "./withoutStackTraces.js"
@@ -90,10 +92,11 @@ const allRegionsFailed = (trail: ReadonlyArray<Attempt>, attempts: number) =>
 export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
   "@convocore-effect/client/ResilientHttpClient",
   {
-    effect: Effect.gen(function* () {
+    scoped: Effect.gen(function* () {
       const settings = yield* ConvocoreConfig
       const transport = yield* HttpClient.HttpClient
       const breaker = yield* CircuitBreaker
+      const timer = yield* AttemptTimer.make
       const homeRegions = new Map<string, Target>()
 
       const baseUrl = (target: Target) =>
@@ -236,7 +239,13 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 transport.execute(requestFor(target, call, options)),
                 (response) => Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
               )
-              const attempt = Effect.timeoutOption(exchange, limitMs).pipe(
+              const attempt = timer.timeoutOption(Effect.either(exchange), limitMs).pipe(
+                Effect.flatMap(
+                  Option.match({
+                    onNone: () => Effect.succeedNone,
+                    onSome: (exchanged) => Effect.map(exchanged, Option.some)
+                  })
+                ),
                 Effect.map(
                   Option.match({
                     onNone: () =>
@@ -273,7 +282,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                   })
                 )
               )
-              return Effect.useSpan(
+              return Spans.whenTraced(
                 "Convocore.attempt",
                 {
                   attributes: { "convocore.region": target, "convocore.attempt": at.attempt },
@@ -281,14 +290,16 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                   captureStackTrace: false
                 },
                 (span) =>
-                  attempt.pipe(
-                    Effect.tap((result) => {
-                      span.attribute("convocore.outcome", result._tag === "Succeeded" ? "ok" : result.outcome)
-                      if (result.response !== undefined)
-                        span.attribute("http.response.status_code", result.response.status)
-                    }),
-                    Effect.withParentSpan(span)
-                  )
+                  span === undefined
+                    ? attempt
+                    : Effect.tap(attempt, (result) => {
+                        span.attribute(
+                          "convocore.outcome",
+                          result._tag === "Succeeded" ? "ok" : result.outcome
+                        )
+                        if (result.response !== undefined)
+                          span.attribute("http.response.status_code", result.response.status)
+                      })
               )
             })
 

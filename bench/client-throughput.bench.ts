@@ -1,0 +1,217 @@
+/**
+ * Client throughput beside the limit: `Convocore.getConversation` (validated, resilient, over the default
+ * transport) against plain `undici.request` + `JSON.parse` (the limit: the same HTTP library with nothing
+ * around it) and global `fetch` + `JSON.parse` (what a hand-written wrapper does), sequentially and at
+ * concurrency 32, on one bare `node:http` server in a child process. For each: calls per second, CPU time
+ * per call (this process only) and heap allocated per call (what the garbage collector reclaimed plus what
+ * stayed, from V8's GC profiler).
+ *
+ * Batches rotate through the contenders so that drifts in the machine's load hit all alike; medians and
+ * ranges over the rounds are reported, and ratios are taken within each round.
+ *
+ * A last table justifies the one place where the client times attempts its own way (AttemptTimer): the
+ * cost of a time limit around a trivial asynchronous step, by `Effect.timeoutOption` and by AttemptTimer.
+ *
+ * Run: `cd bench && npx tsx client-throughput.bench.ts` (after a build). `BENCH_ROUNDS` sets the rounds.
+ */
+import { loadavg } from "node:os"
+import { GCProfiler, getHeapStatistics } from "node:v8"
+import { Convocore, ConvocoreConfig, UndiciTransport } from "@convocore-effect/client"
+import * as AttemptTimer from "@convocore-effect/client/AttemptTimer"
+import { Effect, Layer, ManagedRuntime, type Option } from "effect"
+import { Agent, request } from "undici"
+import { median, range, startBareServer } from "./lib/children.js"
+import { machine, table } from "./lib/report.js"
+
+// tsx turns on source-mapped stack traces; measure what production runs.
+process.setSourceMapsEnabled(false)
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 10)
+const concurrency = 32
+const modes = [
+  { name: "sequential", calls: 400, parallel: 1 },
+  { name: `concurrency ${concurrency}`, calls: 3000, parallel: concurrency }
+] as const
+
+const ref = { agentId: "agent123", convoId: "agent123_convo456" }
+const apiKey = "vg_bench_key"
+
+interface Sample {
+  readonly perSecond: number
+  readonly cpuMicros: number
+  readonly heapKb: number
+}
+
+/** Runs one batch and measures it: wall time, this process's CPU time, and heap allocated. */
+const measure = async (calls: number, batch: () => Promise<void>): Promise<Sample> => {
+  const profiler = new GCProfiler()
+  const heapBefore = getHeapStatistics().used_heap_size
+  profiler.start()
+  const cpuBefore = process.cpuUsage()
+  const start = performance.now()
+  await batch()
+  const ms = performance.now() - start
+  const cpu = process.cpuUsage(cpuBefore)
+  const heapAfter = getHeapStatistics().used_heap_size
+  const gcs = profiler.stop()?.statistics ?? []
+  const reclaimed = gcs.reduce(
+    (sum, gc) => sum + gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize,
+    0
+  )
+  return {
+    perSecond: (calls / ms) * 1000,
+    cpuMicros: (cpu.user + cpu.system) / calls,
+    heapKb: (reclaimed + heapAfter - heapBefore) / calls / 1024
+  }
+}
+
+/** `calls` calls of `call`, `parallel` at a time, as plain promise workers. */
+const workers = (call: () => Promise<unknown>, calls: number, parallel: number) => async () => {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next++ < calls) await call()
+    })
+  )
+}
+
+const timeLimitSteps = 20_000
+
+/** CPU per step of a trivial asynchronous step with no limit, with `Effect.timeoutOption`, with AttemptTimer. */
+const timeLimitCosts = () =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const timer = yield* AttemptTimer.make
+        const step = Effect.async<number>((resume) => {
+          setImmediate(() => resume(Effect.succeed(1)))
+        })
+        const limits: ReadonlyArray<readonly [string, (self: typeof step) => Effect.Effect<unknown>]> = [
+          ["none", (self) => self],
+          ["Effect.timeoutOption", (self) => Effect.timeoutOption(self, "10 seconds")],
+          [
+            "AttemptTimer.timeoutOption",
+            (self): Effect.Effect<Option.Option<number>> => timer.timeoutOption(self, 10_000)
+          ]
+        ]
+        const samples = limits.map(() => [] as Array<number>)
+        for (let round = 0; round < rounds; round++) {
+          for (const [i, [, limit]] of limits.entries()) {
+            const before = process.cpuUsage()
+            yield* Effect.forEach(Array.from({ length: timeLimitSteps }), () => limit(step), {
+              concurrency,
+              discard: true
+            })
+            const cpu = process.cpuUsage(before)
+            samples[i]!.push((cpu.user + cpu.system) / timeLimitSteps)
+          }
+        }
+        return limits.map(([name], i) => ({ name, micros: median(samples[i]!) }))
+      })
+    )
+  )
+
+const main = async () => {
+  const port = await startBareServer()
+  const origin = `http://127.0.0.1:${port}`
+  const url = `${origin}/v3/agents/${ref.agentId}/convos/${ref.convoId}`
+  const headers = { authorization: `Bearer ${apiKey}`, accept: "application/json" }
+
+  const agent = new Agent({ keepAliveTimeout: 30_000 })
+  const viaUndici = async () => {
+    const response = await request(url, { dispatcher: agent, headers })
+    // `JSON.parse` returns `any`; widened to `unknown`, as the baselines do no validation.
+    return JSON.parse(await response.body.text()) as unknown
+  }
+  const viaFetch = async () => {
+    const response = await fetch(url, { headers })
+    return JSON.parse(await response.text()) as unknown
+  }
+  const runtime = ManagedRuntime.make(
+    Convocore.Default.pipe(
+      Layer.provide(UndiciTransport.layer),
+      Layer.provide(ConvocoreConfig.layer({ apiKey, baseUrl: `${origin}/v3` }))
+    )
+  )
+  const getOne = Effect.flatMap(Convocore, (convocore) => convocore.getConversation(ref))
+  // The client as an Effect program uses it: one fiber running the calls, `parallel` at a time.
+  const viaClient = (calls: number, parallel: number) => () =>
+    runtime.runPromise(
+      Effect.forEach(Array.from({ length: calls }), () => getOne, { concurrency: parallel, discard: true })
+    )
+
+  const contenders = {
+    "undici.request + JSON.parse": (calls: number, parallel: number) => workers(viaUndici, calls, parallel),
+    "fetch + JSON.parse": (calls: number, parallel: number) => workers(viaFetch, calls, parallel),
+    "convocore client": viaClient
+  }
+  type Name = keyof typeof contenders
+  const names = Object.keys(contenders) as Array<Name>
+
+  // Warm-up: connections, JIT, the lazily compiled validator.
+  for (const name of names) await contenders[name](3000, 8)()
+
+  const loadBefore = loadavg()[0]!
+  const results = []
+  for (const mode of modes) {
+    const samples = Object.fromEntries(names.map((name) => [name, [] as Array<Sample>])) as Record<
+      Name,
+      Array<Sample>
+    >
+    for (let round = 0; round < rounds; round++) {
+      // Rotate who goes first, so that each contender meets every position.
+      const order = names.map((_, i) => names[(i + round) % names.length]!)
+      for (const name of order)
+        samples[name].push(await measure(mode.calls, contenders[name](mode.calls, mode.parallel)))
+    }
+    results.push({ mode, samples })
+  }
+  const timeLimits = await timeLimitCosts()
+  const loadAfter = loadavg()[0]!
+
+  const limit: Name = "undici.request + JSON.parse"
+  const rows = results.flatMap(({ mode, samples }) =>
+    names.map((name) => {
+      const rates = samples[name].map((s) => s.perSecond)
+      const ratios = samples[name].map((s, i) => s.perSecond / samples[limit][i]!.perSecond)
+      const vsFetch = samples[name].map((s, i) => s.perSecond / samples["fetch + JSON.parse"][i]!.perSecond)
+      return [
+        mode.name,
+        name,
+        `${median(rates).toFixed(0)} (${range(rates)})`,
+        `${median(ratios).toFixed(2)} (${range(ratios, 2)})`,
+        median(vsFetch).toFixed(2),
+        median(samples[name].map((s) => s.cpuMicros)).toFixed(0),
+        median(samples[name].map((s) => s.heapKb)).toFixed(1)
+      ]
+    })
+  )
+  console.log(`
+Client throughput: ${machine()}; a bare node:http server in a child process; ${rounds} rounds of
+${modes.map((m) => `${m.calls} calls (${m.name})`).join(" and ")} per contender, rotating order;
+medians (range). Load average (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.
+
+${table(
+  ["mode", "contender", "calls/s", "vs undici.request", "vs fetch", "CPU µs/call", "heap KB/call"],
+  rows
+)}
+
+A 10 s time limit around one asynchronous step (a \`setImmediate\`), ${timeLimitSteps} steps ${concurrency} at a time,
+median of ${rounds} rounds: CPU µs per step.
+
+${table(
+  ["time limit", "CPU µs/step", "added by the limit"],
+  timeLimits.map(({ name, micros }) => [name, micros.toFixed(1), (micros - timeLimits[0]!.micros).toFixed(1)])
+)}
+`)
+  await runtime.dispose()
+  await agent.close()
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error)
+    process.exit(1)
+  }
+)

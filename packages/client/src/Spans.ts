@@ -1,0 +1,22 @@
+/**
+ * Spans only when someone listens. Effect's own tracer, used when an application provides none, keeps
+ * spans nowhere; building one per call and per attempt, and the context changes that parent them, was a
+ * large share of a call's cost for nothing. With any other tracer (OpenTelemetry's, a test's), every call
+ * and attempt is a span as before.
+ */
+import { Effect, type Tracer } from "effect"
+
+/** The tracer Effect runs with when the application provides none. */
+const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/** Runs `f` inside a span named `name` when a tracer listens and tracing is on; without one otherwise. */
+export const whenTraced = <A, E, R>(
+  name: string,
+  options: Tracer.SpanOptions,
+  f: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.tracerWith((tracer) =>
+    tracer === defaultTracer
+      ? f(undefined)
+      : Effect.useSpan(name, options, (span) => Effect.withParentSpan(f(span), span))
+  )
