@@ -1,22 +1,16 @@
 /**
- * Client benchmark: `Convocore.getConversation` (validated, resilient, over `UndiciTransport`) against raw `fetch` +
- * `JSON.parse` (no validation) on the same loopback server, in the same process and run; then, against the
- * sandbox as DESIGN.md's Performance section asks, the added latency of a failover when EU refuses
- * connections, when it hangs, and of a call while EU's breaker is open, vs straight to NA.
+ * Client failover latency: against the sandbox over loopback (docs/design.md, "Performance"), the added
+ * latency of a failover when EU refuses connections, when it hangs, and of a call while EU's breaker is
+ * open, vs straight to NA; undici alone (no client) on the sandbox gives the floor of a failover. The
+ * refused-EU failover is repeated against a bare `node:http` server, and against one that answers after a
+ * few milliseconds as a real API does. Throughput is ./client-throughput.bench.ts.
  *
  * Every server runs in a child process, so its work does not share the event loop (or its CPU time) with
- * the client being measured. Rounds alternate between the contenders and the medians are reported, since
- * this machine is noisy; the goals are ratios within one run.
- *
- * Throughput is measured on a bare `node:http` server, the stricter setting: the server's own cost, which
- * both contenders pay, is smallest there. The latency rows also repeat the refused-EU failover against that
- * bare server, and undici alone (no client) on the sandbox gives the floor of a failover.
+ * the client being measured; this machine is noisy, so the goals are ratios within one run.
  *
  * Run: `cd bench && npx tsx client.bench.ts` (the client and schema packages must be built).
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
-import { fileURLToPath } from "node:url"
 import {
   Convocore,
   ConvocoreConfig,
@@ -24,66 +18,19 @@ import {
   UndiciTransport
 } from "@convocore-effect/client"
 import { Fixtures } from "@convocore-effect/sandbox"
-import { seedExampleResponse } from "@convocore-effect/schema"
 import { Effect, Layer, ManagedRuntime } from "effect"
+import { median, startBareServer, startChild } from "./lib/children.js"
 
 // tsx turns on source-mapped stack traces, which makes creating any Error (a refused connect is one)
 // several times dearer than in a built app run by plain `node`; measure what production runs.
 process.setSourceMapsEnabled(false)
 
-const rounds = 12
-const sequentialCalls = 150
-const concurrentCalls = 800
-const concurrency = 32
 const latencyCalls = 1500
 const latencyBlock = 10
 const slowServerDelayMs = 2
 const hangCalls = 30
 const hangAttemptTimeoutMs = 50
 const hangHedgeDelayMs = 10
-
-// The loopback server: keep-alive, the seed's example response with an exact content-length.
-const serverSource = `
-const http = require("node:http")
-const body = Buffer.from(process.env.BODY)
-const delay = Number(process.env.DELAY_MS ?? 0)
-const answer = (res) => {
-  res.writeHead(200, { "content-type": "application/json", "content-length": body.length })
-  res.end(body)
-}
-const server = http.createServer((req, res) => (delay > 0 ? setTimeout(answer, delay, res) : answer(res)))
-server.keepAliveTimeout = 60000
-server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"))
-`
-
-/** Every server child, killed when this process exits, after an error too (Ctrl-C reaches them as their group). */
-const children: Array<ChildProcess> = []
-process.once("exit", () => {
-  for (const child of children) child.kill()
-})
-
-/** Starts a server child and resolves with the first line it prints (its address, once it listens). */
-const startChild = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      // Imports in the children's scripts resolve from bench/, whatever directory the benchmark was started in.
-      cwd: fileURLToPath(new URL(".", import.meta.url)),
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    children.push(child)
-    child.once("error", reject)
-    child.once("exit", (code) => reject(new Error(`a server child exited with ${code} before listening`)))
-    child.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()))
-  })
-
-const startServer = async (delayMs = 0) =>
-  Number(
-    await startChild(["-e", serverSource], {
-      BODY: JSON.stringify(seedExampleResponse),
-      DELAY_MS: String(delayMs)
-    })
-  )
 
 /**
  * The sandbox in a child process, its EU region under `euFault` (`down` closes EU's listener, so connects
@@ -116,12 +63,6 @@ const refusingPort = () =>
     })
   })
 
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
-
 const clientRuntime = (config: ConvocoreConfigInput) =>
   ManagedRuntime.make(
     Convocore.Default.pipe(Layer.provide(UndiciTransport.layer), Layer.provide(ConvocoreConfig.layer(config)))
@@ -132,17 +73,16 @@ const ref = { agentId: "agent123", convoId: "agent123_convo456" }
 const sandboxRef = { agentId: Fixtures.demoAgent, convoId: Fixtures.ids.seedExample }
 
 const main = async () => {
-  const serverPort = await startServer()
-  const slowServerPort = await startServer(slowServerDelayMs)
+  const serverPort = await startBareServer()
+  const slowServerPort = await startBareServer(slowServerDelayMs)
   const sandbox = await startSandbox("down")
   const hangingSandbox = await startSandbox("hang")
   const euRefusing = await refusingPort()
   const naUrl = `http://127.0.0.1:${serverPort}/v3`
   const euUrl = `http://127.0.0.1:${euRefusing}/v3`
-  const rawUrl = `${naUrl}/agents/${ref.agentId}/convos/${ref.convoId}`
   const apiKey = "vg_bench_key"
 
-  // Throughput: the client straight to the bare server's NA.
+  // The client straight to the bare server's NA.
   const straightBare = clientRuntime({ apiKey, euUrl, naUrl, region: "na" })
   // Latency, against the sandbox: straight to NA; EU down with a breaker that never opens (every call
   // fails over); EU's breaker open; EU hanging, failed over after an attempt timeout or raced by a hedge.
@@ -199,13 +139,6 @@ const main = async () => {
   const undiciStraight = () => undiciGet(naOrigin)
   const undiciFailover = () => undiciGet(euOrigin).catch(() => undiciGet(naOrigin))
 
-  const raw = async () => {
-    const response = await fetch(rawUrl, {
-      headers: { authorization: `Bearer ${apiKey}`, accept: "application/json" }
-    })
-    // `JSON.parse` returns `any`; widened to `unknown`, as the raw baseline does no validation.
-    return JSON.parse(await response.text()) as unknown
-  }
   const viaClient = Effect.flatMap(Convocore, (c) => c.getConversation(ref))
   const viaClientOnSandbox = Effect.flatMap(Convocore, (c) => c.getConversation(sandboxRef))
   const clientTimes = (
@@ -224,24 +157,8 @@ const main = async () => {
         return performance.now() - start
       })
     )
-  const rawTimes = async (calls: number, parallel: number) => {
-    const start = performance.now()
-    let next = 0
-    await Promise.all(
-      Array.from({ length: parallel }, async () => {
-        while (next++ < calls) await raw()
-      })
-    )
-    return performance.now() - start
-  }
-
   // Warm-up: connections, JIT, the lazily compiled validator; and open EU's breaker (5 refused connects).
-  await rawTimes(2000, 8)
   await clientTimes(straightBare, 2000, 8)
-  for (let i = 0; i < 500; i++) {
-    await raw()
-    await straightBare.runPromise(viaClient)
-  }
   await clientTimes(straight, 1000, 8, viaClientOnSandbox)
   await clientTimes(failover, 500, 1, viaClientOnSandbox)
   await clientTimes(failoverBare, 500, 1)
@@ -270,28 +187,6 @@ const main = async () => {
       throw new Error(`${kind}: the trail is ${trails[kind]}, expected ${expectedTrails[kind]}`)
     }
   }
-
-  // Sequential and concurrency 32: batches in ABBA order (raw first in even rounds, client first in odd),
-  // so that drifts in this shared machine's load hit both alike; each round's client/raw ratio is paired
-  // with its neighbour and the median of the ratios is the result.
-  const paired = async (calls: number, parallel: number) => {
-    const raws: Array<number> = []
-    const clients: Array<number> = []
-    const ratios: Array<number> = []
-    for (let round = 0; round < rounds; round++) {
-      const rawFirst = round % 2 === 0
-      const before = rawFirst ? perSecond(calls, await rawTimes(calls, parallel)) : 0
-      const client = perSecond(calls, await clientTimes(straightBare, calls, parallel))
-      const rawRate = rawFirst ? before : perSecond(calls, await rawTimes(calls, parallel))
-      raws.push(rawRate)
-      clients.push(client)
-      ratios.push(client / rawRate)
-    }
-    return { raw: median(raws), client: median(clients), ratio: median(ratios) }
-  }
-  const perSecond = (calls: number, ms: number) => (calls / ms) * 1000
-  const sequential = await paired(sequentialCalls, 1)
-  const concurrent = await paired(concurrentCalls, concurrency)
 
   // Latency: single calls in short blocks of one kind, the blocks rotating through the kinds so that
   // drifts in machine load (and in where the scheduler puts this process and the server's) hit all alike.
@@ -350,29 +245,19 @@ const main = async () => {
     hedgedControl: await slowLatency(viaRuntime(straight), hangHedgeDelayMs)
   }
 
-  const seqRatio = sequential.ratio
-  const concRatio = concurrent.ratio
   const failoverRatio = latency.failover / latency.straight
   const openRatio = latency.breakerOpen / latency.straight
   // What the failover adds, over what it adds to undici alone: the client's own share of a failover.
   const clientAdded = latency.failover - latency.straight
   const undiciAdded = latency.undiciFailover - latency.undiciStraight
   const ratioTo = (value: number, base: number) => (value / base).toFixed(2)
-  const fmt = (n: number) => n.toFixed(0)
   const us = (n: number) => `${(n * 1000).toFixed(0)} µs`
   const ms = (n: number) => `${n.toFixed(1)} ms`
   const verdict = (met: boolean) => (met ? "met" : "NOT met")
   const beyond = (value: number, wait: number, control: number) => us(value - wait - control)
   console.log(`
-Client benchmark: Node ${process.version}, servers in child processes; throughput: medians of ${rounds} paired
-batches (${sequentialCalls} sequential / ${concurrentCalls} concurrent calls each) on a bare node:http server;
-ratio = median of the paired ratios.
+Client failover latency: Node ${process.version}, servers in child processes.
 Trails: refused ${trails.failover}; breaker open ${trails.breakerOpen}; hang ${trails.hangTimeout}; hedged ${trails.hangHedged}
-
-| measure | raw fetch + JSON.parse | convocore client | ratio | goal |
-|---|---:|---:|---:|---|
-| sequential throughput (req/s) | ${fmt(sequential.raw)} | ${fmt(sequential.client)} | ${seqRatio.toFixed(2)} | >= 0.80: ${verdict(seqRatio >= 0.8)} |
-| concurrency ${concurrency} throughput (req/s) | ${fmt(concurrent.raw)} | ${fmt(concurrent.client)} | ${concRatio.toFixed(2)} | >= 0.80: ${verdict(concRatio >= 0.8)} |
 
 | one call, against the sandbox (median of ${latencyCalls}, in rotating blocks of ${latencyBlock}) | latency | vs straight to NA | goal |
 |---|---:|---:|---|

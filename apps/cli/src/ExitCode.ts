@@ -1,5 +1,5 @@
 /**
- * Exit codes, as DESIGN.md fixes them. Scripts branch on these, so each failure maps to exactly one.
+ * Exit codes, as docs/design.md fixes them. Scripts branch on these, so each failure maps to exactly one.
  */
 import type { ConvocoreError } from "@convocore-effect/schema"
 import type { CliError } from "./CliError.js"

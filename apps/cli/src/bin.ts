@@ -1,5 +1,5 @@
 /**
- * The `convocore` executable: wiring only. Every failure ends here as an exit code of DESIGN.md; a
+ * The `convocore` executable: wiring only. Every failure ends here as an exit code of docs/design.md; a
  * defect prints one line, never a stack trace (which could carry request details).
  */
 import * as Command from "@effect/cli/Command"

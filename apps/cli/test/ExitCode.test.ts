@@ -18,7 +18,7 @@ import { ExitCode, ofError } from "../src/ExitCode.js"
 const upstream = { region: "eu" as const, attempt: 1, message: "m", issues: [] }
 
 describe("ExitCode", () => {
-  it("maps every error to the code of DESIGN.md", () => {
+  it("maps every error to the code of docs/design.md", () => {
     assert.strictEqual(ofError(new InvalidInput({ field: "convoId", message: "m" })), ExitCode.usage)
     assert.strictEqual(ofError(new UsageError({ message: "m" })), 2)
     assert.strictEqual(ofError(new BadRequest({ ...upstream, status: 400 })), 2)

@@ -1,6 +1,6 @@
 /**
- * What the client does after an attempt, as pure functions: the outcome table of DESIGN.md, the backoff,
- * and the reading of `Retry-After`. The loop in ./ResilientHttpClient.ts only applies these.
+ * The pieces of the outcome table (docs/design.md) that read an answer: how a status steers the call, the
+ * backoff, and the reading of `Retry-After`. ./Decide.ts puts them together.
  */
 import type { AttemptOutcome } from "./Trail.js"
 
@@ -8,9 +8,10 @@ import type { AttemptOutcome } from "./Trail.js"
  * How an attempt's failure steers the call:
  * - `final`: no retry, no failover (400, 401, 403, 404 in failover mode, 405, 410, 413, 422, 501, an invalid body);
  * - `connect`: nothing was sent; fail over to the other region at once;
- * - `transient`: timeout, reset, truncated body; retry, and the next attempt goes to the other region;
+ * - `transient`: timeout, reset, a truncated or unusable body; the next attempt goes to the other region;
  * - `retryable`: 408, 429, 5xx and codes saying the same; back off, fail over after two in a row in one region;
- * - `not-found`: final, except under the `auto` policy where the other region is asked.
+ * - `not-found`: final from the first-choice region (the other is asked under `auto`); from a region
+ *   reached by failing over, not proof of absence.
  */
 export type FailureKind = "final" | "connect" | "transient" | "retryable" | "not-found"
 

@@ -8,7 +8,7 @@ const fromEnv = (env: Record<string, string>) =>
 const key = "vg_SECRET_test_key_123"
 
 describe("ConvocoreConfig", () => {
-  it.effect("only the key set: every default of DESIGN.md", () =>
+  it.effect("only the key set: every default of docs/design.md", () =>
     Effect.gen(function* () {
       const settings = Either.getOrThrow(yield* fromEnv({ CONVOCORE_API_KEY: key }))
       assert.strictEqual(Redacted.value(settings.apiKey), key)

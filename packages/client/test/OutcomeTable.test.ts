@@ -1,5 +1,6 @@
 /**
- * One test per row of DESIGN.md's outcome table, starting from each region in turn.
+ * One test per row of the outcome table (docs/design.md), through the driver with TestClock, starting
+ * from each region in turn; the decision function alone is tested row by row in Decide.test.ts.
  */
 import { seedExampleResponse } from "@convocore-effect/schema"
 import { assert, describe, it } from "@effect/vitest"
