@@ -15,6 +15,7 @@
  *
  * Switches, none of which changes what the default run measures:
  * - `BENCH_ONLY=hit`: only the bare server and the cache hit, alternating (about 1 minute);
+ * - `BENCH_ONLY=miss`: only cache misses, alternating with the compared bundle's when one is given;
  * - `BENCH_ROUNDS=n`: alternating bare/hit rounds (default 2; the better run of each is reported);
  * - `BENCH_COMPARE_BUNDLE=<path>`: another gateway bundle (say, the build before a change) measured on
  *   cache hits in the same rounds, so that a before/after comparison shares the machine's conditions;
@@ -54,6 +55,7 @@ const connections = 32
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10)
 const memoryRunS = Number(process.env.BENCH_MEMORY_S ?? 60)
 const hitOnly = process.env.BENCH_ONLY === "hit"
+const missOnly = process.env.BENCH_ONLY === "miss"
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2))
 const compareBundle = process.env.BENCH_COMPARE_BUNDLE
 const key = "vg_sandbox_demo_key"
@@ -222,6 +224,51 @@ if (!hitOnly)
       )
     )
 
+const rate = (r: Result) => Math.round(r.requests.average).toLocaleString("en-US")
+const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`
+const us = (value: number | undefined) => (value === undefined ? "-" : `${value.toFixed(1)} µs`)
+const printRuns = () => {
+  console.log(
+    `\n### Every measured run, in order (load average at the end: ${Os.loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")})\n`
+  )
+  console.log(
+    table(
+      ["run", "requests/s", "p99", "server CPU per request", "autocannon CPU per request"],
+      runs.map((r) => [r.name, rate(r.result), ms(r.result.latency.p99), us(r.serverUs), us(r.loaderUs)])
+    )
+  )
+}
+// --- cache misses alone, this bundle against the compared one ----------------------------------------
+if (missOnly) {
+  const missEnv = { GATEWAY_CACHE_TTL: "0", GATEWAY_STALE_IF_ERROR: "0" }
+  const gateways = [
+    { name: "cache miss", gateway: await startGateway(upstream, missEnv) },
+    ...(compareBundle === undefined
+      ? []
+      : [
+          {
+            name: "cache miss, compared bundle",
+            gateway: await startGateway(upstream, missEnv, compareBundle)
+          }
+        ])
+  ]
+  for (const { gateway } of gateways) await load(`${gateway.url}/`, { duration: 2, requests: cycling() })
+  for (let round = 0; round < rounds; round++) {
+    for (const { name, gateway } of round % 2 === 0 ? gateways : [...gateways].reverse()) {
+      check(name, await load(`${gateway.url}/`, { requests: cycling(), name, pid: gateway.child.pid }))
+    }
+  }
+  console.log(
+    `## Gateway cache misses (${machine()}, ${Os.cpus().length} CPUs, autocannon ${durationS} s at ${connections} connections, ` +
+      `${rounds} alternating rounds; TTL 0, ${missIds} ids cycled)`
+  )
+  printRuns()
+  for (const child of children) child.kill("SIGTERM")
+  process.exit(0)
+}
+
 // --- the gateways and the bare server -----------------------------------------------------------------
 const hitGateway = await startGateway(upstream, { GATEWAY_CACHE_TTL: "10m" })
 const compareGateway =
@@ -278,24 +325,8 @@ if (bare === undefined || hit === undefined) throw new Error("no rounds were run
 const bareBest = bare
 
 // --- report ----------------------------------------------------------------------------------------------
-const rate = (r: Result) => Math.round(r.requests.average).toLocaleString("en-US")
-const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`
 const ratio = (r: Result) => `${(r.requests.average / bareBest.requests.average).toFixed(2)}`
 const row = (name: string, r: Result) => [name, rate(r), ms(r.latency.p50), ms(r.latency.p99), ratio(r)]
-const us = (value: number | undefined) => (value === undefined ? "-" : `${value.toFixed(1)} µs`)
-const printRuns = () => {
-  console.log(
-    `\n### Every measured run, in order (load average at the end: ${Os.loadavg()
-      .map((l) => l.toFixed(2))
-      .join(", ")})\n`
-  )
-  console.log(
-    table(
-      ["run", "requests/s", "p99", "server CPU per request", "autocannon CPU per request"],
-      runs.map((r) => [r.name, rate(r.result), ms(r.result.latency.p99), us(r.serverUs), us(r.loaderUs)])
-    )
-  )
-}
 const goal = () =>
   console.log(
     `Goal, cache hits >= 0.5 x bare: ${(hit?.requests.average ?? 0) >= 0.5 * bareBest.requests.average ? "met" : "not met"}.`
