@@ -160,6 +160,6 @@ describe("a row is the projection of a document", () => {
       // The projection is not vacuous: a document-only key would make the strict row fail.
       leftOrFail(decodeRowStrict({ ...(project(strict) as object), hotScore: 1 }))
     },
-    { fastCheck: { numRuns: 200, seed: 12 } }
+    { fastCheck: { numRuns: 100, seed: 12 } }
   )
 })
