@@ -18,6 +18,8 @@ import type { FaultSpec } from "./FaultSpec.js"
 import * as FaultSpecText from "./FaultSpec.js"
 import * as Faults from "./Faults.js"
 import * as Fixtures from "./Fixtures.js"
+import * as Listing from "./Listing.js"
+import * as ListRoute from "./ListRoute.js"
 import * as TokenBucket from "./TokenBucket.js"
 
 type RegionName = Region.Region
@@ -58,6 +60,8 @@ export interface HandlerConfig {
   readonly seed: number
   readonly apiKeys: ReadonlyArray<Redacted.Redacted<string>>
   readonly placement: ReadonlyMap<string, ReadonlyArray<RegionName>>
+  /** How many generated conversations each agent lists. */
+  readonly counts: Listing.Counts
 }
 
 export interface HandlerState extends HandlerConfig {
@@ -67,6 +71,7 @@ export interface HandlerState extends HandlerConfig {
 }
 
 const conversationRoute = /^\/v3\/agents\/([^/]+)\/convos\/([^/]+)\/?$/
+const listRoute = /^\/v3\/agents\/([^/]+)\/convos\/?$/
 
 const jsonHeaders = { "content-type": "application/json; charset=utf-8" } as const
 
@@ -106,7 +111,16 @@ interface Draft {
   readonly body: { readonly value: unknown } | { readonly bytes: Uint8Array }
   readonly outcome: Counters.Outcome
   readonly headers?: Readonly<Record<string, string>>
+  /** How `drift` and `broken-primitive` change this body (default: a conversation envelope's way). */
+  readonly bodyFaults?: BodyFaults
 }
+
+interface BodyFaults {
+  readonly drift: (body: unknown) => unknown
+  readonly breakPrimitive: (body: unknown) => unknown
+}
+
+const listBodyFaults: BodyFaults = { drift: ListRoute.drift, breakPrimitive: ListRoute.breakPrimitive }
 
 const errorDraft = (
   status: number,
@@ -152,26 +166,38 @@ export const make = (state: HandlerState) => {
   const cache = Documents.makeCache(4096)
   const keys = state.apiKeys.map(Redacted.value)
 
-  /** The body of a conversation the region holds: fixtures, else the generated document. */
-  const conversation = (agentId: string, convoId: string): Draft => {
-    const fixture = Fixtures.lookup(agentId, convoId)
-    if (fixture?._tag === "Error")
-      return errorDraft(fixture.status, fixture.body, outcomeOfStatus(fixture.status))
-    const key = `${agentId}\u0000${convoId}`
-    const bytes = cache(key, () =>
+  /** The 200 body of a conversation that is not an error fixture: its fixture, else the generated document. */
+  const servedBody = (agentId: string, convoId: string, fixture = Fixtures.lookup(agentId, convoId)) =>
+    cache(`${agentId}\u0000${convoId}`, () =>
       Documents.jsonBytes(
-        fixture === undefined
-          ? Documents.envelopeOf(Documents.generate(state.seed, agentId, convoId))
+        fixture === undefined || fixture._tag === "Error"
+          ? Documents.envelopeOf(Listing.document(state.seed, state.counts, agentId, convoId))
           : fixture._tag === "Envelope"
             ? fixture.envelope
             : Documents.envelopeOf(fixture.data)
       )
     )
-    return { status: 200, body: { bytes }, outcome: "ok" }
+
+  /** The answer for a conversation the region holds. */
+  const conversation = (agentId: string, convoId: string): Draft => {
+    const fixture = Fixtures.lookup(agentId, convoId)
+    if (fixture?._tag === "Error")
+      return errorDraft(fixture.status, fixture.body, outcomeOfStatus(fixture.status))
+    return { status: 200, body: { bytes: servedBody(agentId, convoId, fixture) }, outcome: "ok" }
+  }
+
+  const list = ListRoute.make({ seed: state.seed, counts: state.counts, servedBody })
+
+  /** The answer for a page of an agent's conversations the region holds. */
+  const conversations = (agentId: string, search: string): Draft => {
+    const answer = list(agentId, search)
+    return answer._tag === "Refused"
+      ? errorDraft(400, answer.body, "bad-request")
+      : { status: 200, body: { bytes: answer.bytes }, outcome: "ok", bodyFaults: listBodyFaults }
   }
 
   const route = (region: RegionName, request: SandboxRequest, path: string): Draft => {
-    const match = conversationRoute.exec(path)
+    const match = conversationRoute.exec(path) ?? listRoute.exec(path)
     if (match === null)
       return errorDraft(
         404,
@@ -188,6 +214,7 @@ export const make = (state: HandlerState) => {
     if (key === undefined || !keys.includes(key))
       return errorDraft(401, Fixtures.unauthorizedBody, "unauthorized")
     const agentId = decodeSegment(match[1] ?? "")
+    // The list route has no conversation segment (`match[2]`); the empty string stands in for it.
     const convoId = decodeSegment(match[2] ?? "")
     if (agentId === undefined || convoId === undefined)
       return errorDraft(
@@ -200,7 +227,10 @@ export const make = (state: HandlerState) => {
         "bad-request"
       )
     const home = state.placement.get(agentId) ?? Region.regions
-    if (!home.includes(region)) return errorDraft(404, Fixtures.notFoundBody, "not-found")
+    const listing = match[2] === undefined
+    if (!home.includes(region))
+      return errorDraft(404, listing ? ListRoute.agentNotFoundBody : Fixtures.notFoundBody, "not-found")
+    if (listing) return conversations(agentId, request.url.slice(path.length))
     return conversation(agentId, convoId)
   }
 
@@ -213,9 +243,10 @@ export const make = (state: HandlerState) => {
     } else if (draft.status === 200 && (spec.drift || spec.brokenPrimitive)) {
       // Both transforms return their input untouched when there is no `data` to change.
       const original: unknown = JSON.parse(new TextDecoder().decode(draft.body.bytes))
-      const drifted = spec.drift ? Documents.drift(original) : original
+      const faults = draft.bodyFaults ?? { drift: Documents.drift, breakPrimitive: Documents.breakPrimitive }
+      const drifted = spec.drift ? faults.drift(original) : original
       if (drifted !== original) outcome = "drift"
-      const broken = spec.brokenPrimitive ? Documents.breakPrimitive(drifted) : drifted
+      const broken = spec.brokenPrimitive ? faults.breakPrimitive(drifted) : drifted
       if (broken !== drifted) outcome = "broken-primitive"
       bytes = broken === original ? draft.body.bytes : Documents.jsonBytes(broken)
     } else {

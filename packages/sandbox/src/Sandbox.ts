@@ -21,6 +21,7 @@ import * as Fixtures from "./Fixtures.js"
 import * as Handler from "./Handler.js"
 import * as InProcess from "./InProcess.js"
 import * as Listener from "./Listener.js"
+import * as Listing from "./Listing.js"
 
 type RegionName = Region.Region
 
@@ -36,6 +37,13 @@ export interface SandboxOptions {
    * `agent-eu-only` and `agent-na-only`).
    */
   readonly placement?: Readonly<Record<string, ReadonlyArray<RegionName>>>
+  /**
+   * How many generated conversations the list route pages for an agent (default 45; the demo agent also
+   * lists its fixture documents). Rows and documents are made per page, so 10,000 cost no memory.
+   */
+  readonly conversationsPerAgent?: number
+  /** Per-agent counts, over `conversationsPerAgent`. */
+  readonly conversations?: Readonly<Record<string, number>>
 }
 
 export interface Service {
@@ -104,12 +112,15 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<Service, Fault
     const placement = new Map(Fixtures.defaultPlacement)
     for (const [agent, homes] of Object.entries(options.placement ?? {})) placement.set(agent, homes)
 
+    const perAgent = options.conversationsPerAgent ?? Listing.defaultCount
+    const counts = new Map(Object.entries(options.conversations ?? {}))
     const handle = Handler.make({
       seed,
       apiKeys: (options.apiKeys ?? [Fixtures.demoApiKey]).map((key) =>
         typeof key === "string" ? Redacted.make(key) : key
       ),
       placement,
+      counts: (agentId) => Listing.clampCount(counts.get(agentId) ?? perAgent),
       regions,
       install
     })
@@ -191,20 +202,29 @@ const faultConfig = (name: string) =>
 
 /**
  * Options from configuration (environment by default): `CONVOCORE_SANDBOX_SEED`,
- * `CONVOCORE_SANDBOX_API_KEYS` (comma-separated), `CONVOCORE_SANDBOX_FAULT_EU`, `CONVOCORE_SANDBOX_FAULT_NA`.
+ * `CONVOCORE_SANDBOX_API_KEYS` (comma-separated), `CONVOCORE_SANDBOX_FAULT_EU`, `CONVOCORE_SANDBOX_FAULT_NA`,
+ * `CONVOCORE_SANDBOX_CONVERSATIONS` (conversations per agent).
  */
 export const optionsConfig: Config.Config<SandboxOptions> = Config.all({
   seed: Config.integer("CONVOCORE_SANDBOX_SEED").pipe(Config.option),
+  conversations: Config.integer("CONVOCORE_SANDBOX_CONVERSATIONS").pipe(
+    Config.validate({
+      message: `Expected a whole number of conversations per agent, 0 to ${Listing.maxCount}`,
+      validation: (count) => count >= 0 && count <= Listing.maxCount
+    }),
+    Config.option
+  ),
   apiKeys: Config.redacted("CONVOCORE_SANDBOX_API_KEYS").pipe(Config.option),
   eu: faultConfig("CONVOCORE_SANDBOX_FAULT_EU"),
   na: faultConfig("CONVOCORE_SANDBOX_FAULT_NA")
 }).pipe(
-  Config.map(({ apiKeys, eu, na, seed }) => {
+  Config.map(({ apiKeys, conversations, eu, na, seed }) => {
     const faults: Partial<Record<RegionName, FaultSpec>> = {}
     if (eu._tag === "Some") faults.eu = eu.value
     if (na._tag === "Some") faults.na = na.value
     return {
       ...(seed._tag === "Some" ? { seed: seed.value } : {}),
+      ...(conversations._tag === "Some" ? { conversationsPerAgent: conversations.value } : {}),
       ...(apiKeys._tag === "Some"
         ? {
             apiKeys: Redacted.value(apiKeys.value)

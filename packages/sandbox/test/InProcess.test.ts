@@ -3,25 +3,11 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
 import { Fixtures, Sandbox } from "../src/index.js"
-import { causeCode, convo, get } from "./services/Http.js"
+import { causeCode, convo, get, list } from "./services/Http.js"
+import { fetchInProcess, inProcess } from "./services/InProcess.js"
 import { start } from "./services/Listeners.js"
 
 const seedBytes = JSON.stringify(seedExampleResponse)
-
-/** A request through the in-process client: status, headers and body bytes as text. */
-const fetchInProcess = (url: string, headers: Record<string, string> = {}) =>
-  Effect.gen(function* () {
-    const client = yield* HttpClient.HttpClient
-    const response = yield* client.execute(
-      HttpClientRequest.get(url).pipe(
-        HttpClientRequest.bearerToken(Fixtures.demoApiKey),
-        HttpClientRequest.setHeaders(headers)
-      )
-    )
-    return { status: response.status, headers: response.headers, text: yield* response.text }
-  })
-
-const inProcess = (options: Sandbox.SandboxOptions = {}) => Sandbox.layerInProcess(options)
 
 describe("InProcess", () => {
   it.effect("serves both regions' base URLs with no socket", () =>
@@ -127,6 +113,10 @@ describe("InProcess and Listener", () => {
         ["eu", convo("/v3", "x", Fixtures.ids.forbidden), {}],
         ["eu", convo("/v3", Fixtures.naOnlyAgent, "c"), {}],
         ["eu", "/nowhere", {}],
+        ["eu", list("/v3", Fixtures.demoAgent, "limit=7"), {}],
+        ["na", list("/v3", "agent-q", "limit=3"), {}],
+        ["eu", list("/v3", "agent-q", "page=2"), {}],
+        ["eu", list("/v3", Fixtures.naOnlyAgent), {}],
         [
           "eu",
           convo("/v3", Fixtures.demoAgent, Fixtures.ids.seedExample),
@@ -159,7 +149,7 @@ describe("InProcess and Listener", () => {
         assert.strictEqual(local.headers["content-type"], wire.headers.get("content-type"))
       }
       // The cases reach the document route, not only the unknown-route answer.
-      assert.deepStrictEqual([...statuses].sort(), [200, 403, 404, 503])
+      assert.deepStrictEqual([...statuses].sort(), [200, 400, 403, 404, 503])
     })
   )
 })

@@ -8,8 +8,9 @@ import {
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Schema, TestClock } from "effect"
 import { Fixtures } from "../src/index.js"
-import { causeCode, convo, eventually, get, getFailure, pick, realSleep } from "./services/Http.js"
+import { causeCode, convo, eventually, get, getFailure, list, pick, realSleep } from "./services/Http.js"
 import { start } from "./services/Listeners.js"
+import { rows, walk } from "./services/Pages.js"
 
 const seedPath = (base: string) => convo(base, Fixtures.demoAgent, Fixtures.ids.seedExample)
 const seedBytes = JSON.stringify(seedExampleResponse)
@@ -108,9 +109,9 @@ describe("Listener: routes, auth and fixtures over loopback", () => {
       assert.deepStrictEqual(unknown.json(), {
         error: { code: "NOT_FOUND", message: "Route GET /x not found" }
       })
-      const list = yield* get(`${urls.eu}/agents/agent123/convos`)
-      assert.deepStrictEqual(list.json(), {
-        error: { code: "NOT_FOUND", message: "Route GET /v3/agents/agent123/convos not found" }
+      const deeper = yield* get(`${urls.eu}/agents/agent123/convos/c1/messages`)
+      assert.deepStrictEqual(deeper.json(), {
+        error: { code: "NOT_FOUND", message: "Route GET /v3/agents/agent123/convos/c1/messages not found" }
       })
       const post = yield* get(seedPath(urls.eu), { method: "POST", body: "{}" })
       assert.strictEqual(post.status, 405)
@@ -483,5 +484,53 @@ describe("Listener: admin route and counters", () => {
         assert.strictEqual((yield* sandbox.counters("eu")).requests, 0)
         assert.strictEqual((yield* sandbox.counters("na")).requests, 2)
       })
+  )
+})
+
+describe("Listener: the list route over loopback", () => {
+  it.scopedLive(
+    "walks every page of an agent, and the get route serves every listed id, in both regions",
+    () =>
+      Effect.gen(function* () {
+        const { urls } = yield* start({ conversations: { "agent-loop": 33 } })
+        for (const region of ["eu", "na"] as const) {
+          const pages = yield* walk(get, urls[region], "agent-loop", 10)
+          assert.deepStrictEqual(
+            pages.map((page) => page.data?.length),
+            [10, 10, 10, 3]
+          )
+          const listed = rows(pages)
+          assert.strictEqual(new Set(listed.map((row) => row.ID)).size, 33)
+          for (const row of listed) {
+            const got = yield* get(convo(urls[region], "agent-loop", row.ID ?? ""))
+            assert.strictEqual(got.status, 200)
+            assert.strictEqual(pick(got.json(), "data", "ts"), row.ts)
+          }
+        }
+      })
+  )
+
+  it.scopedLive("the demo agent lists its fixture documents among the generated ones", () =>
+    Effect.gen(function* () {
+      const { urls } = yield* start()
+      const ids = rows(yield* walk(get, urls.eu, Fixtures.demoAgent)).map((row) => row.ID)
+      assert.strictEqual(ids.length, 48)
+      assert.strictEqual(ids[0], Fixtures.ids.dashboard)
+      assert.includeMembers(ids, [Fixtures.ids.apiCreated, Fixtures.ids.voiceCall])
+    })
+  )
+
+  it.scopedLive("down refuses the list route; truncated cuts a page; a 429 from the get route's bucket", () =>
+    Effect.gen(function* () {
+      const { sandbox, urls } = yield* start({ faults: { na: "rate=1/m" } })
+      yield* sandbox.setFaults("eu", "down")
+      assert.strictEqual(causeCode(yield* getFailure(list(urls.eu, "agent-x"))), "ECONNREFUSED")
+      yield* sandbox.setFaults("eu", "truncated")
+      assert.instanceOf(yield* getFailure(list(urls.eu, "agent-x")), Error)
+      assert.strictEqual((yield* get(convo(urls.na, "agent-x", "c1"))).status, 200)
+      const limited = yield* get(list(urls.na, "agent-x"))
+      assert.strictEqual(limited.status, 429)
+      assert.strictEqual(limited.headers.get("retry-after"), "60")
+    })
   )
 })

@@ -34,6 +34,34 @@ describe("Sandbox", () => {
     })
   )
 
+  it.effect(
+    "reads the conversations per agent from CONVOCORE_SANDBOX_CONVERSATIONS, refusing a negative count",
+    () =>
+      Effect.gen(function* () {
+        const read = (value: string) =>
+          Effect.withConfigProvider(
+            Sandbox.optionsConfig,
+            ConfigProvider.fromMap(new Map([["CONVOCORE_SANDBOX_CONVERSATIONS", value]]))
+          )
+        const options = yield* read("3")
+        assert.strictEqual(options.conversationsPerAgent, 3)
+        const sandbox = yield* Sandbox.make(options)
+        const reply = yield* sandbox.handle("eu", {
+          method: "GET",
+          url: "/v3/agents/agent-env/convos",
+          headers: { authorization: `Bearer ${Fixtures.demoApiKey}` },
+          body: ""
+        })
+        assert.strictEqual(
+          reply._tag === "Respond" && JSON.parse(new TextDecoder().decode(reply.body)).data.length,
+          3
+        )
+        const negative = yield* Effect.exit(read("-1"))
+        assert.isTrue(Exit.isFailure(negative))
+        if (Exit.isFailure(negative)) assert.include(String(negative.cause), "whole number of conversations")
+      })
+  )
+
   it.effect("refuses an invalid fault spec, at start and at run time, and keeps the old faults", () =>
     Effect.gen(function* () {
       const atStart = yield* Effect.flip(Sandbox.make({ faults: { eu: "latency=fast" } }))

@@ -8,6 +8,7 @@
  */
 import type { Schema, SchemaAST } from "effect"
 import { Conversation } from "./Conversation.js"
+import { ConversationListPage, ConversationRow } from "./ConversationList.js"
 import { LooseStructId, openEnumValues, SpecRequiredId, TolerantNullId } from "./Tolerance.js"
 
 export type DriftEntry =
@@ -99,3 +100,9 @@ export const report = (schema: Schema.Schema.Any, document: unknown): ReadonlyAr
 /** The drift of a conversation document (the envelope's `data`). */
 export const conversationDrift = (document: unknown): ReadonlyArray<DriftEntry> =>
   report(Conversation, document)
+
+/** The drift of one list row (an item of a list page's `data`). */
+export const conversationRowDrift = (row: unknown): ReadonlyArray<DriftEntry> => report(ConversationRow, row)
+
+/** The drift of a whole list page, its rows included (paths such as `data[3].state`). */
+export const listPageDrift = (page: unknown): ReadonlyArray<DriftEntry> => report(ConversationListPage, page)

@@ -1,8 +1,10 @@
 /**
- * @convocore-effect/schema: the contract of Convocore's V3 Get Single Conversation endpoint.
+ * @convocore-effect/schema: the contract of Convocore's V3 Get Single Conversation and
+ * List Conversations endpoints.
  */
 export * as ConnectFailure from "./ConnectFailure.js"
 export * from "./Conversation.js"
+export * from "./ConversationList.js"
 export * from "./ConvocoreError.js"
 export * as Drift from "./Drift.js"
 export * from "./Envelope.js"

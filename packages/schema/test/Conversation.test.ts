@@ -1,5 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Either, Schema } from "effect"
+import { Schema } from "effect"
 import {
   Conversation,
   ConversationEnvelope,
@@ -12,6 +12,7 @@ import {
   specDefaults,
   withSpecDefaults
 } from "../src/index.js"
+import { leftOrFail, rightOrFail } from "./support/Results.js"
 
 const decode = Schema.decodeUnknownEither(Conversation)
 const decodeStrict = Schema.decodeUnknownEither(ConversationStrict)
@@ -19,16 +20,6 @@ const encode = Schema.encodeSync(Conversation)
 /** What a JSON client would see: the value written out and read back. */
 const asJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
 const seed = seedExampleResponse.data
-
-const rightOrFail = <A, E>(either: Either.Either<A, E>): A =>
-  Either.getOrThrowWith(either, (error) => new Error(`expected success, got: ${String(error)}`))
-const leftOrFail = <A, E>(either: Either.Either<A, E>): E =>
-  Either.match(either, {
-    onLeft: (error) => error,
-    onRight: (value) => {
-      throw new Error(`expected failure, got ${JSON.stringify(value)}`)
-    }
-  })
 
 describe("the seed's example response", () => {
   it("decodes, and encodes back to an equal JSON value", () => {

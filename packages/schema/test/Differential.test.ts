@@ -8,14 +8,27 @@ import { JSONSchemaFaker } from "json-schema-faker"
 import {
   Conversation,
   ConversationEnvelope,
+  ConversationListPage,
+  ConversationListPageStrict,
+  ConversationRow,
+  ConversationRowStrict,
   ConversationStrict,
   conversationDecoder,
   conversationEnvelopeDecoder,
+  conversationListPageDecoder,
+  conversationRowDecoder,
+  conversationRowStrictDecoder,
   conversationStrictDecoder,
   Drift,
   FastDecoder
 } from "../src/index.js"
-import { dataJsonSchema, specValidatesData } from "./support/Spec.js"
+import {
+  dataJsonSchema,
+  rowJsonSchema,
+  specValidatesData,
+  specValidatesListResponse,
+  specValidatesRow
+} from "./support/Spec.js"
 
 const asJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
 
@@ -33,16 +46,21 @@ describe("strict documents are documents the spec accepts", () => {
   )
 })
 
+/** A small seeded generator (mulberry32) so the faker's documents are the same on every run. */
+const seeded = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+/** `count` documents the faker generates from a JSON Schema of the spec, the same on every run. */
+const fakeDocuments = (schema: object, seed: number, count: number): ReadonlyArray<unknown> => {
+  JSONSchemaFaker.option({ random: seeded(seed), alwaysFakeOptionals: false, failOnInvalidTypes: true })
+  return Array.from({ length: count }, () => JSONSchemaFaker.generate(schema))
+}
+
 describe("documents the spec accepts decode under strict", () => {
-  /** A small seeded generator (mulberry32) so the faker's documents are the same on every run. */
-  const seeded = (seed: number) => () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  JSONSchemaFaker.option({ random: seeded(7), alwaysFakeOptionals: false, failOnInvalidTypes: true })
-  const documents = Array.from({ length: 400 }, () => JSONSchemaFaker.generate(dataJsonSchema as object))
+  const documents = fakeDocuments(dataJsonSchema as object, 7, 400)
 
   it("generates several hundred varied, spec-valid documents", () => {
     expect(documents.every((document) => specValidatesData(document))).toBe(true)
@@ -66,11 +84,11 @@ describe("documents the spec accepts decode under strict", () => {
  * arbitrary JSON value (at the top level or inside a CRM activity), and arbitrary JSON.
  */
 const topLevelKeys = Object.keys(Conversation.fields)
-const mutated = (documents: fc.Arbitrary<unknown>) =>
+const mutated = (documents: fc.Arbitrary<unknown>, keys: ReadonlyArray<string> = topLevelKeys) =>
   fc.oneof(
     documents,
     fc
-      .tuple(documents, fc.oneof(fc.constantFrom(...topLevelKeys), fc.string()), fc.jsonValue())
+      .tuple(documents, fc.oneof(fc.constantFrom(...keys), fc.string()), fc.jsonValue())
       .map(([document, key, value]) => ({ ...(document as object), [key]: value })),
     fc
       .tuple(
@@ -101,11 +119,16 @@ describe("the fast decoder is the Effect decoder, faster", () => {
   const strictDocuments = Arbitrary.make(ConversationStrict).map(asJson)
 
   it("uses the compiled validator for these schemas (no transformation in them)", () => {
-    expect([
-      conversationDecoder.fast,
-      conversationStrictDecoder.fast,
-      conversationEnvelopeDecoder.fast
-    ]).toEqual([true, true, true])
+    expect(
+      [
+        conversationDecoder,
+        conversationStrictDecoder,
+        conversationEnvelopeDecoder,
+        conversationRowDecoder,
+        conversationRowStrictDecoder,
+        conversationListPageDecoder
+      ].map((decoder) => decoder.fast)
+    ).toEqual([true, true, true, true, true, true])
   })
 
   it("feeds both sides of the boundary: many inputs are valid, many are not", () => {
@@ -170,4 +193,88 @@ describe("the fast decoder is the Effect decoder, faster", () => {
     expect(dates.fast).toBe(false)
     expect(dates.decodeUnknownSync({ at: "2026-11-23T00:00:00Z" }).at).toBeInstanceOf(Date)
   })
+})
+
+describe("list rows and pages against the list spec", () => {
+  /** The four keys every live page carries beyond the published text (see ConversationListPage). */
+  const withoutObservedKeys = (page: object) => {
+    const {
+      cached: _c,
+      hasMore: _h,
+      limit: _l,
+      nextCursor: _n,
+      ...published
+    } = page as Record<string, unknown>
+    return published
+  }
+
+  it.prop(
+    "every row generated from the strict row schema passes ajv compiled from the list spec",
+    [Arbitrary.make(ConversationRowStrict).map(asJson)],
+    ([row]) => {
+      expect(specValidatesRow(row) ? null : specValidatesRow.errors).toBe(null)
+      expect(Drift.conversationRowDrift(row)).toEqual([])
+    },
+    { fastCheck: { numRuns: 300, seed: 20261212 } }
+  )
+
+  it.prop(
+    "every strict page, without the four observed keys, is a response the list spec accepts",
+    [Arbitrary.make(ConversationListPageStrict).map(asJson)],
+    ([page]) => {
+      const published = withoutObservedKeys(page as object)
+      expect(specValidatesListResponse(published) ? null : specValidatesListResponse.errors).toBe(null)
+      expect(Drift.listPageDrift(page)).toEqual([])
+    },
+    { fastCheck: { numRuns: 100, seed: 20261213 } }
+  )
+
+  it("decodes every row the faker makes from the list spec under strict, unchanged", () => {
+    const rows = fakeDocuments(rowJsonSchema as object, 11, 300)
+    expect(new Set(rows.map((row) => Object.keys(row as object).length)).size).toBeGreaterThan(20)
+    const decodeStrict = Schema.decodeUnknownEither(ConversationRowStrict)
+    for (const row of rows) {
+      expect(specValidatesRow(row)).toBe(true)
+      const decoded = decodeStrict(row)
+      expect(Either.isRight(decoded) ? "ok" : String(decoded.left)).toBe("ok")
+      expect(Either.getOrThrow(decoded)).toEqual(row)
+      expect(conversationRowStrictDecoder.isValid(row)).toBe(true)
+    }
+  })
+
+  const mutatedRows = mutated(
+    fc.oneof(Arbitrary.make(ConversationRow).map(asJson), Arbitrary.make(ConversationRowStrict).map(asJson)),
+    Object.keys(ConversationRow.fields)
+  )
+
+  it.prop(
+    "row, tolerant and strict: the fast decoder accepts and returns exactly what Effect does",
+    [mutatedRows],
+    ([input]) => {
+      agreesWithEffect(ConversationRow, conversationRowDecoder)(input)
+      agreesWithEffect(ConversationRowStrict, conversationRowStrictDecoder)(input)
+    },
+    { fastCheck: { numRuns: 300, seed: 4 } }
+  )
+
+  it.prop(
+    "page: the same",
+    [
+      fc.oneof(
+        fc.record(
+          {
+            success: fc.boolean(),
+            message: fc.string(),
+            data: fc.array(mutatedRows, { maxLength: 3 }),
+            hasMore: fc.oneof(fc.boolean(), fc.jsonValue()),
+            nextCursor: fc.oneof(fc.string(), fc.constant(null), fc.jsonValue())
+          },
+          { requiredKeys: ["success", "message"] }
+        ),
+        fc.jsonValue()
+      )
+    ],
+    ([input]) => agreesWithEffect(ConversationListPage, conversationListPageDecoder)(input),
+    { fastCheck: { numRuns: 300, seed: 5 } }
+  )
 })

@@ -1,12 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either, Schema } from "effect"
+import { Arbitrary, Either, Schema } from "effect"
 import {
   AgentId,
   ConversationId,
+  clampListLimit,
   conversationPath,
   ErrorBody,
   errorDetails,
+  ListCursor,
+  ListLimit,
+  listPath,
   maxIdLength,
+  maxListLimit,
   Region
 } from "../src/index.js"
 
@@ -72,6 +77,58 @@ describe("agent and conversation ids", () => {
     )
     expect(path).toBe("/agents/a%2F..%2Fb/convos/c%3Fd%23e%20f%25%C3%BC")
     expect(path.split("/")).toHaveLength(5)
+  })
+})
+
+describe("the list path and its query", () => {
+  const agent = Schema.decodeSync(AgentId)
+  const cursor = Schema.decodeSync(ListCursor)
+  const limit = Schema.decodeSync(ListLimit)
+
+  it("is the agent's convos path, the id one percent-encoded segment, with no query by default", () => {
+    expect(listPath(agent("a/../b"))).toBe("/agents/a%2F..%2Fb/convos")
+  })
+
+  it("sends the cursor as it came, percent-encoded, then the limit; never a page", () => {
+    expect(listPath(agent("agent123"), { cursor: cursor("x y&page=2"), limit: limit(5) })).toBe(
+      "/agents/agent123/convos?cursor=x%20y%26page%3D2&limit=5"
+    )
+    expect(listPath(agent("agent123"), { limit: limit(20) })).toBe("/agents/agent123/convos?limit=20")
+  })
+
+  it.prop(
+    "a URL parser reads back the same agent, cursor and limit, and no page",
+    [Arbitrary.make(AgentId), Arbitrary.make(ListCursor), Arbitrary.make(ListLimit)],
+    ([agentId, next, size]) => {
+      const url = new URL(`http://host/v3${listPath(agentId, { cursor: next, limit: size })}`)
+      const segments = url.pathname.split("/")
+      expect(segments.length).toBe(5)
+      expect(decodeURIComponent(segments[3] ?? "")).toBe(agentId)
+      expect(url.searchParams.get("cursor")).toBe(next)
+      expect(url.searchParams.get("limit")).toBe(String(size))
+      expect(url.searchParams.has("page")).toBe(false)
+    },
+    { fastCheck: { numRuns: 300, seed: 12 } }
+  )
+
+  it("accepts limits 1..20 as whole numbers only, and clamps any number into them as public clients do", () => {
+    const decode = Schema.decodeUnknownEither(ListLimit)
+    for (const [input, ok] of [
+      [1, true],
+      [maxListLimit, true],
+      [0, false],
+      [21, false],
+      [2.5, false],
+      ["5", false]
+    ] as const)
+      expect({ input, ok: Either.isRight(decode(input)) }).toEqual({ input, ok })
+    expect([0, -3, 1, 7.9, 20, 21, 1e9, Number.NaN].map(clampListLimit)).toEqual([1, 1, 1, 7, 20, 20, 20, 20])
+  })
+
+  it("refuses an empty, overlong or unencodable cursor", () => {
+    const decode = Schema.decodeUnknownEither(ListCursor)
+    expect(Either.isRight(decode("eyJvIjoyMH0"))).toBe(true)
+    for (const bad of ["", "x".repeat(2049), "a\ud800"]) expect(Either.isLeft(decode(bad))).toBe(true)
   })
 })
 

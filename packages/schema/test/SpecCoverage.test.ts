@@ -4,9 +4,16 @@
  * different nullability fails here, whichever side changed.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Conversation, ConversationEnvelope } from "../src/index.js"
+import { Conversation, ConversationEnvelope, ConversationListPage, ConversationRow } from "../src/index.js"
 import { schemaProperties } from "./support/SchemaPaths.js"
-import { dataJsonSchema, responseJsonSchema, specProperties } from "./support/Spec.js"
+import {
+  dataJsonSchema,
+  listResponseJsonSchema,
+  responseJsonSchema,
+  rowJsonSchema,
+  type SpecProperty,
+  specProperties
+} from "./support/Spec.js"
 
 const byPath = <T extends { readonly path: string }>(rows: ReadonlyArray<T>) =>
   new Map(rows.map((row) => [row.path, row]))
@@ -59,5 +66,44 @@ describe("the envelope covers the spec's response schema", () => {
     expect(ours.map(({ path, required }) => ({ path, required }))).toEqual(
       spec.map(({ path, required }) => ({ path, required }))
     )
+  })
+})
+
+describe("the ConversationRow schema covers the list spec's item schema", () => {
+  const spec = specProperties(rowJsonSchema)
+  const sorted = (rows: ReadonlyArray<SpecProperty>) => rows.toSorted((a, b) => a.path.localeCompare(b.path))
+
+  it("has the spec's 70 property paths and no other, each with the spec's enum, required and nullable", () => {
+    expect(spec.length).toBe(70)
+    expect(sorted(schemaProperties(ConversationRow))).toEqual(sorted(spec))
+    expect(spec.filter((p) => p.enum !== undefined || p.required || p.nullable).map((p) => p.path)).toEqual([
+      "state"
+    ])
+  })
+
+  it("types each property as the document does: a row is a projection of the document", () => {
+    const document = byPath(specProperties(dataJsonSchema))
+    for (const property of spec) expect(document.get(property.path)).toEqual(property)
+  })
+})
+
+describe("the list page covers the spec's response schema", () => {
+  const topLevel = (rows: ReadonlyArray<{ readonly path: string; readonly required: boolean }>) =>
+    rows.filter((p) => !p.path.startsWith("data[].")).map(({ path, required }) => ({ path, required }))
+
+  it("has success, message and data, all three required, plus the four keys every live page carries", () => {
+    const spec = topLevel(specProperties(listResponseJsonSchema))
+    expect(spec).toEqual([
+      { path: "success", required: true },
+      { path: "message", required: true },
+      { path: "data", required: true }
+    ])
+    expect(topLevel(schemaProperties(ConversationListPage))).toEqual([
+      ...spec,
+      { path: "hasMore", required: false },
+      { path: "nextCursor", required: false },
+      { path: "limit", required: false },
+      { path: "cached", required: false }
+    ])
   })
 })

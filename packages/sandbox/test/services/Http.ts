@@ -82,3 +82,7 @@ export const pick = (value: unknown, ...path: ReadonlyArray<string>): unknown =>
   }
   return current
 }
+
+/** The list route of an agent, with a raw query string (`limit=5&cursor=...`), so tests can send anything. */
+export const list = (base: string, agentId: string, query = "") =>
+  `${base}/agents/${encodeURIComponent(agentId)}/convos${query === "" ? "" : `?${query}`}`

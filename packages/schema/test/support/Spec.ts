@@ -1,6 +1,6 @@
 /**
- * The upstream OpenAPI document (the seed's YAML, kept verbatim as a fixture) and what the tests read
- * from it: the 200 response schema converted to JSON Schema, and an ajv validator compiled from it.
+ * The upstream OpenAPI documents (the seeds' YAML, kept verbatim as fixtures) and what the tests read
+ * from them: each 200 response schema converted to JSON Schema, and ajv validators compiled from them.
  */
 import { readFileSync } from "node:fs"
 import { openapiSchemaToJsonSchema } from "@openapi-contrib/openapi-schema-to-json-schema"
@@ -18,27 +18,39 @@ export interface JsonSchemaNode {
   readonly default?: unknown | undefined
 }
 
-const openapi = parse(readFileSync(new URL("../fixtures/openapi.yaml", import.meta.url), "utf8"))
+/** The 200 response schema of one operation of an OpenAPI fixture, as JSON Schema. */
+const responseOf = (fixture: string, path: string): JsonSchemaNode => {
+  const openapi = parse(readFileSync(new URL(`../fixtures/${fixture}`, import.meta.url), "utf8"))
+  const response200: object = openapi.paths[path].get.responses["200"].content["application/json"].schema
+  // OpenAPI's `nullable` becomes `type: [t, "null"]`. The converter labels its output draft-04; nothing in
+  // it differs under draft-07, which ajv 8 speaks.
+  const { $schema: _draft04, ...converted }: JsonSchemaNode & { readonly $schema?: string } = JSON.parse(
+    // Through JSON: the converter types its output as draft-04 in full; we read only the subset above.
+    JSON.stringify(openapiSchemaToJsonSchema(response200))
+  )
+  return converted
+}
 
-const response200: object =
-  openapi.paths["/agents/{agentId}/convos/{convoId}"].get.responses["200"].content["application/json"].schema
-
-/**
- * The 200 response (the envelope) as JSON Schema; OpenAPI's `nullable` becomes `type: [t, "null"]`.
- * The converter labels it draft-04; nothing in it differs under draft-07, which ajv 8 speaks.
- */
-const { $schema: _draft04, ...converted }: JsonSchemaNode & { readonly $schema?: string } = JSON.parse(
-  // Through JSON: the converter types its output as draft-04 in full; we read only the subset above.
-  JSON.stringify(openapiSchemaToJsonSchema(response200))
+/** Get Single Conversation: the 200 response (the envelope) and its `data`, the document. */
+export const responseJsonSchema: JsonSchemaNode = responseOf(
+  "openapi.yaml",
+  "/agents/{agentId}/convos/{convoId}"
 )
-export const responseJsonSchema: JsonSchemaNode = converted
-
 export const dataJsonSchema: JsonSchemaNode = responseJsonSchema.properties!.data!
 
+/** List Conversations (./fixtures/list-conversations.yaml): the page and the schema of one row. */
+export const listResponseJsonSchema: JsonSchemaNode = responseOf(
+  "list-conversations.yaml",
+  "/agents/{agentId}/convos"
+)
+export const rowJsonSchema: JsonSchemaNode = listResponseJsonSchema.properties!.data!.items!
+
 const ajv = new Ajv({ strict: false, allErrors: true })
-/** A validator compiled from the spec alone, independent of our Effect schemas. */
+/** Validators compiled from the spec alone, independent of our Effect schemas. */
 export const specValidatesData = ajv.compile(dataJsonSchema)
 export const specValidatesResponse = ajv.compile(responseJsonSchema)
+export const specValidatesRow = ajv.compile(rowJsonSchema)
+export const specValidatesListResponse = ajv.compile(listResponseJsonSchema)
 
 /** One line per property path, `a.b`, `a[].b` for array items, `a{}.b` for map values. */
 export interface SpecProperty {
