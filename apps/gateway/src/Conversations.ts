@@ -192,12 +192,23 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
         const directives = (request.headers["cache-control"] ?? "").toLowerCase()
         const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
         const noStore = /\bno-store\b/.test(directives)
+        const onlyIfCached = /\bonly-if-cached\b/.test(directives)
         const key = cacheKey(caller.tenant, path.agentId, path.convoId)
 
         const before = yield* cache.lookup(key)
-        if (before._tag === "Fresh" && !noCache) {
+        if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
           metrics.cacheEvent("hit")
           return documentResponse(before.entry, hitHeaders(before.entry, yield* Clock.currentTimeMillis))
+        }
+        // RFC 9111 5.2.1.7: the caller wants a stored answer or none; the upstream is never asked.
+        if (onlyIfCached) {
+          return HttpServerResponse.unsafeJson(
+            {
+              message: "Not in the gateway's cache (the request said only-if-cached)",
+              code: "GATEWAY_TIMEOUT"
+            },
+            { status: 504, headers: { "cache-status": cacheStatus("fwd=miss", "detail=only-if-cached") } }
+          )
         }
 
         const fetch: Effect.Effect<Fetched> = Effect.gen(function* () {

@@ -6,7 +6,13 @@
 
 import * as Http from "node:http"
 import type { ConvocoreSettings } from "@convocore-effect/client"
-import { HttpApiBuilder, HttpApiSwagger, HttpServer, type HttpServerError } from "@effect/platform"
+import {
+  HttpApiBuilder,
+  HttpApiSwagger,
+  HttpRouter,
+  HttpServer,
+  type HttpServerError
+} from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import {
   Context,
@@ -71,6 +77,9 @@ export const layerWith = <E>(
     Layer.provideMerge(GatewayConfig.layer(settings))
   )
   return HttpApiBuilder.serve(requestLifecycle).pipe(
+    // Ids of up to 512 characters, percent-encoded, are longer than the router's default limit of 100; Node
+    // refuses request lines past 16 KB before the router sees them, and the route validates the ids.
+    Layer.provide(HttpRouter.setRouterConfig({ maxParamLength: 16 * 1024 })),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),

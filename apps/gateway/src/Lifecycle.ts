@@ -74,10 +74,26 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   HttpServerResponse.unsafeJson(body, { status, headers })
 
 /** The upstream host's answer for a route it does not have, and its answer for a wrong method. */
-const routeNotFound = (method: string, path: string) =>
-  conversationRoute.test(path) && method !== "GET"
-    ? json(405, { message: `Method ${method} not supported`, code: "METHOD_NOT_SUPPORTED" }, { allow: "GET" })
-    : json(404, { error: { code: "NOT_FOUND", message: `Route ${method} ${path} not found` } })
+/** A path as an answer may quote it: a long one is cut, so that a refusal never echoes a whole request. */
+const quoted = (path: string) =>
+  path.length <= 120 ? path : `${path.slice(0, 120)}... (${path.length} characters)`
+
+const routeNotFound = (method: string, path: string) => {
+  if (!conversationRoute.test(path))
+    return json(404, { error: { code: "NOT_FOUND", message: `Route ${method} ${quoted(path)} not found` } })
+  if (method !== "GET")
+    return json(
+      405,
+      { message: `Method ${method} not supported`, code: "METHOD_NOT_SUPPORTED" },
+      { allow: "GET" }
+    )
+  // The route's shape, yet the router matched nothing: its segments are not valid percent-encoding.
+  return json(400, {
+    message: "The agent or conversation id is not valid percent-encoding",
+    code: "BAD_REQUEST",
+    issues: [{ message: "not valid percent-encoding (RFC 3986)" }]
+  })
+}
 
 /**
  * The middleware the server applies around the whole `HttpApi` app. The platform writes the app's response
