@@ -39,19 +39,48 @@ import { ResponseCache } from "./ResponseCache.js"
 import { Upstream } from "./Upstream.js"
 
 /**
- * The Node server, with one addition: each request first meets the synchronous fast path for cache hits
- * (./FastPath.ts); only what it declines is emitted to the Effect handler the platform installed.
+ * The Node server, with three additions:
+ * - each request first meets the synchronous fast path for cache hits (./FastPath.ts); only what it
+ *   declines is emitted to the Effect handler the platform installed;
+ * - it keeps the responses still being written, so that a drain cut short answers them with a 503
+ *   instead of resetting their connections;
+ * - while `holdIdleConnections` is set, `close()` leaves idle keep-alive connections open (Node closes them
+ *   at once), so that a request sent on one just after the signal gets the drain's 503, not a reset.
  */
 export class GatewayHttpServer extends Http.Server {
   fastPath: FastPath.FastPath | undefined = undefined
+  holdIdleConnections = false
+  readonly unanswered = new Set<Http.ServerResponse>()
+
+  override closeIdleConnections(): void {
+    if (!this.holdIdleConnections) super.closeIdleConnections()
+  }
+
+  /** Answers every response not yet started with a 503 (the drain's timeout is over); returns how many. */
+  answerUnanswered(): number {
+    let answered = 0
+    for (const response of this.unanswered) {
+      if (response.headersSent || response.writableEnded) continue
+      const body = JSON.stringify({
+        message: "The gateway stopped before this request was answered; retry on another instance",
+        code: "SERVICE_UNAVAILABLE"
+      })
+      response.writeHead(503, { "content-type": "application/json", "retry-after": "1", connection: "close" })
+      response.end(body)
+      answered++
+    }
+    return answered
+  }
 
   // `emit` is typed per event by overloads (the last takes `string | symbol`, hence the cast below to reach
   // it); only "request" is intercepted, everything else passes as is.
   override emit(event: string | symbol, ...args: Array<unknown>): boolean {
-    if (event === "request" && this.fastPath !== undefined) {
+    if (event === "request") {
       // The "request" event's arguments, as Node documents them.
       const [request, response] = args as [Http.IncomingMessage, Http.ServerResponse]
-      if (this.fastPath(request, response)) return true
+      if (this.fastPath?.(request, response) === true) return true
+      this.unanswered.add(response)
+      response.once("close", () => this.unanswered.delete(response))
     }
     return super.emit(event as string, ...args)
   }
@@ -144,14 +173,19 @@ export const startWith = <E>(
     const drain = (timeout: Duration.DurationInput = Duration.millis(settings.shutdownTimeoutMs)) =>
       Effect.gen(function* () {
         yield* lifecycle.startDraining
-        // Stops accepting; since Node 19 this also closes the connections that sit idle. The callback
-        // runs once every connection has ended.
+        // Stops accepting; idle keep-alive connections stay open for now, so that a request already on
+        // its way on one is answered (503, `connection: close`) rather than reset. The callback runs once
+        // every connection has ended.
         const closed = yield* Deferred.make<void>()
+        server.holdIdleConnections = true
         server.close(() => Deferred.unsafeDone(closed, Exit.void))
         const left = yield* lifecycle.awaitIdle(timeout)
+        // Callers still waiting when the time is up get a 503 rather than a reset connection.
+        if (left > 0) server.answerUnanswered()
         // Answers given during the drain close their connections themselves (`connection: close`) once
-        // written; connections that went idle since the drain began are closed here. A short grace lets
-        // the last bytes go out before anything still open is cut.
+        // written; the idle ones are closed here. A short grace lets the last bytes go out before anything
+        // still open is cut.
+        server.holdIdleConnections = false
         server.closeIdleConnections()
         yield* Effect.timeoutOption(Deferred.await(closed), Duration.seconds(2))
         server.closeAllConnections()

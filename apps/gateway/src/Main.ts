@@ -68,14 +68,26 @@ const forwardPlaceholderKey = "forwarded-per-request"
 const withFallbacks = (provider: ConfigProvider.ConfigProvider, fallbacks: ReadonlyMap<string, string>) =>
   provider.pipe(ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(fallbacks))))
 
+/**
+ * The first SIGTERM or SIGINT starts the drain. The handlers stay installed for the process's life, so a
+ * second signal (an impatient orchestrator, a double Ctrl-C) does not cut the drain; a third stops at once.
+ */
 const waitForSignal = Effect.async<NodeJS.Signals>((resume) => {
-  const onSignal = (signal: NodeJS.Signals) => resume(Effect.succeed(signal))
-  process.once("SIGTERM", onSignal)
-  process.once("SIGINT", onSignal)
-  return Effect.sync(() => {
-    process.off("SIGTERM", onSignal)
-    process.off("SIGINT", onSignal)
-  })
+  let received = 0
+  const onSignal = (signal: NodeJS.Signals) => {
+    received++
+    if (received === 1) return resume(Effect.succeed(signal))
+    if (received === 2) {
+      process.stderr.write(
+        `convocore-gateway: ${signal} again: still draining; a third signal stops at once\n`
+      )
+      return
+    }
+    process.stderr.write(`convocore-gateway: ${signal} a third time: stopping without finishing the drain\n`)
+    process.exit(130)
+  }
+  process.on("SIGTERM", onSignal)
+  process.on("SIGINT", onSignal)
 })
 
 const serve = (sandboxFlag: boolean) =>
@@ -153,6 +165,7 @@ const serve = (sandboxFlag: boolean) =>
     )
     const cut = yield* gateway.drain()
     yield* Effect.logInfo("stopped").pipe(Effect.annotateLogs({ unfinishedRequests: cut }))
+    return cut
   }).pipe(Effect.scoped)
 
 /** Runs the program for `argv` (without node and script); resolves to the exit code. */
@@ -184,7 +197,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<ExitCode> => {
       Effect.provide(Layer.merge(GatewayLogger.layer, Logger.minimumLogLevel(level)))
     )
   )
-  if (Exit.isSuccess(exit)) return 0
+  // 0: every request was answered before the drain ended; 1: the drain's timeout answered some with 503.
+  if (Exit.isSuccess(exit)) return exit.value === 0 ? 0 : 1
   const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
   if (failure instanceof InvalidConfiguration) {
     process.stderr.write(

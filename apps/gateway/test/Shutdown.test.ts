@@ -7,6 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { Agent, request } from "undici"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const bundle = fileURLToPath(new URL("../dist/convocore-gateway.mjs", import.meta.url))
@@ -91,12 +92,15 @@ describe("the bundled binary", () => {
         const signalledAt = Date.now()
         gateway.child.kill("SIGTERM")
         yield* Effect.sleep("150 millis")
+        // A new connection (a fresh agent: fetch's pool may still hold an idle one, which gets a 503).
+        const fresh = new Agent()
         const refused = yield* Effect.promise(() =>
-          fetch(`${gateway.url}/healthz`).then(
-            (response) => `answered ${response.status}`,
-            (error: unknown) => String((error as { cause?: { code?: string } }).cause?.code ?? error)
+          request(`${gateway.url}/healthz`, { dispatcher: fresh }).then(
+            (response) => `answered ${response.statusCode}`,
+            (error: unknown) => String((error as { code?: string }).code ?? error)
           )
         )
+        yield* Effect.promise(() => fresh.close())
         const answers = yield* Effect.promise(() => Promise.all(inFlight))
         const code = yield* Effect.promise(() => gateway.exited)
 
@@ -122,6 +126,60 @@ describe("the bundled binary", () => {
           ["draining", "stopped"]
         )
         assert.notInclude(gateway.lines.join("\n"), tenantKey)
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "a second SIGTERM does not cut the drain; kept-alive callers get 503; a drain that times out answers 503 and exits 1",
+    () =>
+      Effect.gen(function* () {
+        ensureBuilt()
+        const gateway = yield* startBundle({
+          CONVOCORE_SANDBOX_API_KEYS: tenantKey,
+          CONVOCORE_SANDBOX_FAULT_EU: "latency=4s",
+          GATEWAY_SHUTDOWN_TIMEOUT: "1500ms"
+        })
+        const headers = { authorization: `Bearer ${tenantKey}` }
+        // One connection kept alive and idle: the request sent on it after the signal must be answered.
+        const keptAlive = new Agent({ connections: 1, keepAliveTimeout: 60_000 })
+        const onKeptAlive = (path: string) =>
+          request(`${gateway.url}${path}`, { dispatcher: keptAlive }).then(
+            async (response) => ({
+              status: response.statusCode,
+              connection: response.headers.connection,
+              body: await response.body.text()
+            }),
+            (error: unknown) => ({ status: 0, connection: undefined, body: String(error) })
+          )
+        assert.strictEqual((yield* Effect.promise(() => onKeptAlive("/healthz"))).status, 200)
+        const inFlight = Array.from({ length: 3 }, (_, i) =>
+          fetch(`${gateway.url}/v3/agents/agent123/convos/cut-${i}`, { headers }).then(
+            async (response) => ({ status: response.status, body: await response.text() }),
+            (error: unknown) => ({ status: 0, body: String(error) })
+          )
+        )
+        const inFlightNow = Effect.promise(() =>
+          fetch(`${gateway.url}/metrics`)
+            .then((response) => response.text())
+            .then((text) => Number(/^convocore_gateway_requests_in_flight (\d+)$/m.exec(text)?.[1] ?? 0))
+        )
+        while ((yield* inFlightNow) < 4) yield* Effect.sleep("20 millis")
+        gateway.child.kill("SIGTERM")
+        yield* Effect.sleep("100 millis")
+        gateway.child.kill("SIGTERM")
+        const late = yield* Effect.promise(() => onKeptAlive("/healthz"))
+        const answers = yield* Effect.promise(() => Promise.all(inFlight))
+        const code = yield* Effect.promise(() => gateway.exited)
+        yield* Effect.promise(() => keptAlive.close())
+
+        assert.strictEqual(late.status, 503, late.body)
+        assert.strictEqual(late.connection, "close")
+        for (const answer of answers) {
+          assert.strictEqual(answer.status, 503, answer.body)
+          assert.strictEqual((JSON.parse(answer.body) as { code: string }).code, "SERVICE_UNAVAILABLE")
+        }
+        assert.strictEqual(code, 1, "the exit code says the drain was cut short")
       }),
     30_000
   )
