@@ -17,4 +17,9 @@ describe("Excerpt.quote", () => {
     const quoted = Excerpt.quote(`${"x".repeat(63)}💬💬`)
     assert.strictEqual(quoted, `"${"x".repeat(63)}"…(67 chars)`)
   })
+
+  it("cut leaves the quoting to the text around it", () => {
+    assert.strictEqual(Excerpt.cut("latency"), "latency")
+    assert.strictEqual(Excerpt.cut("abcdef", 3), "abc…(6 chars)")
+  })
 })
