@@ -46,15 +46,15 @@ export const parseDurationMillis = (
   text: string,
   bareNumber: BareNumberMeans
 ): Either.Either<number, string> => {
+  const expected = `expected ${bareNumber === "millis" ? "milliseconds (5000) or " : ""}${durationForms}`
   const trimmed = text.trim().toLowerCase()
-  if (trimmed === "") return Either.left(`empty; expected ${durationForms}`)
-  if (trimmed.startsWith("-"))
-    return Either.left(`${Excerpt.quote(text)} is negative; expected ${durationForms}`)
+  if (trimmed === "") return Either.left(`empty; ${expected}`)
+  if (trimmed.startsWith("-")) return Either.left(`${Excerpt.quote(text)} is negative; ${expected}`)
   const match = form.exec(trimmed)
   const amount = Number(match?.[1])
   const unit = match?.[2] ?? ""
   if (match === null || !Number.isFinite(amount) || (unit !== "" && unitMs[unit] === undefined))
-    return Either.left(`${Excerpt.quote(text)} is not a duration; expected ${durationForms}`)
+    return Either.left(`${Excerpt.quote(text)} is not a duration; ${expected}`)
   if (unit === "") {
     if (bareNumber === "refuse")
       return Either.left(`add a unit, e.g. ${trimmed}s or ${Math.round(amount * 1000)}ms`)
@@ -63,7 +63,7 @@ export const parseDurationMillis = (
   const ms = Math.round(amount * (unitMs[unit] ?? 1))
   return Number.isSafeInteger(ms)
     ? Either.right(ms)
-    : Either.left(`${Excerpt.quote(text)} is too long a duration; expected ${durationForms}`)
+    : Either.left(`${Excerpt.quote(text)} is too long a duration; ${expected}`)
 }
 
 /** The shortest exact text of whole milliseconds: `1h`, `2m`, `30s`, `1500ms`; it parses back the same. */

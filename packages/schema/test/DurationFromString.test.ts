@@ -90,6 +90,10 @@ describe("DurationFromMillisOrString", () => {
     assert.deepStrictEqual(millis(DurationFromMillisOrString, "30s"), Either.right(30_000))
     assert.deepStrictEqual(parseDurationMillis("2.4", "millis"), Either.right(2))
     assert.isTrue(Either.isLeft(millis(DurationFromMillisOrString, "-5")))
+    assert.include(
+      Either.getLeft(parseDurationMillis("soon", "millis")).pipe((o) => (o._tag === "Some" ? o.value : "")),
+      'expected milliseconds (5000) or a number with a unit, such as 500ms, 2s, 1.5m, 1h or "10 seconds"'
+    )
   })
 
   it.effect("through Schema.Config, every bad variable is reported at once, each by name, on one line", () =>
