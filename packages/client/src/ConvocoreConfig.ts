@@ -90,6 +90,11 @@ export interface ConvocoreConfigInput {
   readonly concurrency?: number | undefined
 }
 
+/** Some settings given in code (a CLI's flags): each one, when not `undefined`, wins over the environment. */
+export type GivenSettings = {
+  readonly [K in keyof ConvocoreConfigInput]?: ConvocoreConfigInput[K] | undefined
+}
+
 export const defaults = {
   region: "eu",
   regionPolicy: "failover",
@@ -237,7 +242,7 @@ type DurationKey = {
  * `given` in code, which win. Every setting is checked, and every problem is reported at once (the
  * `ConfigError`s are combined), each naming its variable or field.
  */
-export const configWith = (given: Partial<ConvocoreConfigInput> = {}): Config.Config<ConvocoreSettings> => {
+export const configWith = (given: GivenSettings = {}): Config.Config<ConvocoreSettings> => {
   const millis = (key: DurationKey, rule: "positive" | "non-negative") =>
     withDefault(setting(key, duration(rule), given[key]), Duration.toMillis(defaults[key]))
   return Config.all({
@@ -320,7 +325,7 @@ export class ConvocoreConfig extends Context.Tag("@convocore-effect/client/Convo
 
   /** Read from the current `ConfigProvider`, except the settings given here (a CLI's flags), which win. */
   static readonly layerConfigWith = (
-    given: Partial<ConvocoreConfigInput>
+    given: GivenSettings
   ): Layer.Layer<ConvocoreConfig, ConfigError.ConfigError> => Layer.effect(ConvocoreConfig, configWith(given))
 
   static readonly make = resolve
