@@ -2,9 +2,9 @@
  * The `Convocore` service as the shared flags ask for it: against the real API (flags over environment
  * variables, through the client's own configuration) or, with `--sandbox`, against an in-process sandbox.
  */
-import { Convocore, ConvocoreConfig, UndiciTransport } from "@convocore-effect/client"
+import { Convocore, ConvocoreConfig, type GivenSettings, UndiciTransport } from "@convocore-effect/client"
 import { Fixtures, InProcess, Sandbox } from "@convocore-effect/sandbox"
-import { ConfigError, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { ConfigError, Effect, Layer, Option, Redacted } from "effect"
 import { UsageError } from "./CliError.js"
 import type { SharedFlags } from "./Flags.js"
 
@@ -32,25 +32,17 @@ export const usageErrorOf = (error: ConfigError.ConfigError): UsageError => {
   })
 }
 
-const overrides = (flags: SharedFlags): Map<string, string> => {
-  const map = new Map<string, string>()
-  if (Option.isSome(flags.apiKey)) map.set("CONVOCORE_API_KEY", Redacted.value(flags.apiKey.value))
-  if (Option.isSome(flags.region)) map.set("CONVOCORE_REGION", flags.region.value)
-  if (Option.isSome(flags.regionPolicy)) map.set("CONVOCORE_REGION_POLICY", flags.regionPolicy.value)
-  // A bare number is milliseconds to the client's configuration.
-  if (Option.isSome(flags.timeout)) map.set("CONVOCORE_ATTEMPT_TIMEOUT", String(flags.timeout.value))
-  if (Option.isSome(flags.deadline)) map.set("CONVOCORE_DEADLINE", String(flags.deadline.value))
-  return map
-}
+/** The settings the flags give, as values; the client reads the rest from the environment. */
+const given = (flags: SharedFlags): GivenSettings => ({
+  apiKey: Option.getOrUndefined(flags.apiKey),
+  region: Option.getOrUndefined(flags.region),
+  regionPolicy: Option.getOrUndefined(flags.regionPolicy),
+  attemptTimeout: Option.getOrUndefined(flags.timeout),
+  deadline: Option.getOrUndefined(flags.deadline)
+})
 
 const remote = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> => {
-  const provider = ConfigProvider.fromMap(overrides(flags)).pipe(
-    ConfigProvider.orElse(() => ConfigProvider.fromEnv())
-  )
-  const config = ConvocoreConfig.layerConfig.pipe(
-    Layer.provide(Layer.setConfigProvider(provider)),
-    Layer.mapError(usageErrorOf)
-  )
+  const config = ConvocoreConfig.layerConfigWith(given(flags)).pipe(Layer.mapError(usageErrorOf))
   // The client's own undici transport: measurably cheaper per request than the generic platform ones.
   return Convocore.Default.pipe(Layer.provide(config), Layer.provide(UndiciTransport.layer))
 }
@@ -60,12 +52,9 @@ const inProcess = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
     Effect.gen(function* () {
       const options = yield* Effect.mapError(Sandbox.optionsConfig, usageErrorOf)
       const config = ConvocoreConfig.layer({
+        ...given(flags),
         // The sandbox accepts its demo key; a key given on the command line is sent as given.
         apiKey: Option.getOrElse(flags.apiKey, () => Redacted.make(Fixtures.demoApiKey)),
-        region: Option.getOrUndefined(flags.region),
-        regionPolicy: Option.getOrUndefined(flags.regionPolicy),
-        attemptTimeout: Option.getOrUndefined(flags.timeout),
-        deadline: Option.getOrUndefined(flags.deadline),
         euUrl: InProcess.defaultBaseUrls.eu,
         naUrl: InProcess.defaultBaseUrls.na
       }).pipe(Layer.mapError(usageErrorOf))

@@ -3,7 +3,7 @@
  * encoded error). Messages are built from the error's fields only, and no error carries the API key, so
  * the key cannot leak through here.
  */
-import { type Attempt, ConvocoreError } from "@convocore-effect/schema"
+import { type Attempt, ConvocoreError, Excerpt, maxIdLength } from "@convocore-effect/schema"
 import { Schema } from "effect"
 import { CliError } from "./CliError.js"
 
@@ -62,10 +62,16 @@ const encode = Schema.encodeSync(Schema.Union(ConvocoreError, CliError))
 export const line = (error: Reportable, format: "text" | "json"): string =>
   format === "json" ? JSON.stringify(encode(error)) : `convocore: ${message(error)}`
 
+/**
+ * An id as an error line names it: quoted, whole up to the longest valid id (so it can be copied), and cut
+ * beyond, where it is invalid anyway: a 1 MB line of an ids file must not make a 1 MB error line.
+ */
+export const subject = (id: string): string => Excerpt.quote(id, maxIdLength)
+
 /** One line of the attempt trail (`--verbose`); an export names the id the attempt was for. */
 export const attemptLine = (attempt: Attempt, convoId?: string): string => {
   const status = attempt.status === undefined ? "" : ` ${attempt.status}`
   const code = attempt.code === undefined ? "" : ` ${attempt.code}`
-  const subject = convoId === undefined ? "" : `${JSON.stringify(convoId)} `
-  return `convocore: ${subject}attempt ${attempt.attempt} region ${attempt.region}: ${attempt.outcome}${status}${code} (${Math.round(attempt.ms)} ms)`
+  const about = convoId === undefined ? "" : `${subject(convoId)} `
+  return `convocore: ${about}attempt ${attempt.attempt} region ${attempt.region}: ${attempt.outcome}${status}${code} (${Math.round(attempt.ms)} ms)`
 }

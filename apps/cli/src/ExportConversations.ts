@@ -147,7 +147,7 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
       return
     }
     const lines = failures.map(
-      ({ convoId, error }) => `  ${JSON.stringify(convoId)}: ${ErrorReport.message(error)}\n`
+      ({ convoId, error }) => `  ${ErrorReport.subject(convoId)}: ${ErrorReport.message(error)}\n`
     )
     const more = failed > failures.length ? `  ... and ${failed - failures.length} more\n` : ""
     yield* Output.stderr(

@@ -3,6 +3,7 @@
  * and the order the paths were given in; a path into an array applies to every element
  * (`crmActivities.title` gives each activity's title). Paths that are absent are left out, never invented.
  */
+import { Excerpt } from "@convocore-effect/schema"
 import { Either } from "effect"
 
 export type FieldPath = ReadonlyArray<string>
@@ -13,13 +14,13 @@ export const parse = (text: string): Either.Either<ReadonlyArray<FieldPath>, str
   const seen = new Set<string>()
   for (const raw of text.split(",")) {
     const field = raw.trim()
-    if (field === "") return Either.left(`--fields "${text}" has an empty field name`)
+    if (field === "") return Either.left(`--fields ${Excerpt.quote(text)} has an empty field name`)
     const segments = field.split(".")
     if (segments.some((segment) => segment === ""))
       return Either.left(
-        `--fields: "${field}" has an empty segment; write paths like userName or assignedTo.name`
+        `--fields: ${Excerpt.quote(field)} has an empty segment; write paths like userName or assignedTo.name`
       )
-    if (seen.has(field)) return Either.left(`--fields: "${field}" is given twice`)
+    if (seen.has(field)) return Either.left(`--fields: ${Excerpt.quote(field)} is given twice`)
     seen.add(field)
     paths.push(segments)
   }

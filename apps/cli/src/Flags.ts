@@ -3,25 +3,37 @@
  * each leaf command (not on `convocore` itself) so that they can be written anywhere after it, as in
  * `convocore conversations get a b --verbose`.
  */
+
+import { DurationFromString, Excerpt } from "@convocore-effect/schema"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import { Config, Effect, Either, type Option, type Redacted } from "effect"
-import * as DurationText from "./DurationText.js"
+import { Config, Duration, Effect, Either, type Option, type Redacted, Schema } from "effect"
 
-/** Fails option parsing with a message, which @effect/cli prints as a usage error (exit 2). */
-export const refuse = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
+/**
+ * Fails option parsing with one line, which @effect/cli prints as a usage error (exit 2). It starts like
+ * every other error line of the CLI.
+ */
+export const refuse = (message: string) => ValidationError.invalidValue(HelpDoc.p(`convocore: ${message}`))
 
+const decodeDuration = Schema.decodeEither(DurationFromString)
+
+/**
+ * A duration flag, in the grammar every package shares. A bare number is refused with a hint: to a person
+ * `--timeout 5` reads as seconds, to the client's variables as milliseconds, so the unit is never guessed.
+ */
 const duration = (name: string, description: string) =>
   Options.text(name).pipe(
     Options.withPseudoName("duration"),
     Options.withDescription(description),
-    Options.mapEffect((text) =>
-      Either.match(DurationText.parse(text), {
-        onLeft: (message) => Effect.fail(refuse(`--${name}: ${message}`)),
-        onRight: Effect.succeed
-      })
-    ),
+    Options.mapEffect((text) => {
+      const decoded = decodeDuration(text)
+      if (Either.isLeft(decoded))
+        return Effect.fail(refuse(`--${name} ${Excerpt.cut(text)}: ${decoded.left.message} (see --help)`))
+      return Duration.greaterThan(decoded.right, Duration.zero)
+        ? Effect.succeed(decoded.right)
+        : Effect.fail(refuse(`--${name} ${text}: must be longer than zero`))
+    }),
     Options.optional
   )
 
@@ -71,8 +83,8 @@ export interface SharedFlags {
   readonly region: Option.Option<string>
   readonly regionPolicy: Option.Option<string>
   readonly apiKey: Option.Option<Redacted.Redacted<string>>
-  readonly timeout: Option.Option<number>
-  readonly deadline: Option.Option<number>
+  readonly timeout: Option.Option<Duration.Duration>
+  readonly deadline: Option.Option<Duration.Duration>
   readonly verbose: boolean
   readonly sandbox: boolean
 }

@@ -5,6 +5,14 @@ import * as ErrorReport from "../src/ErrorReport.js"
 import { version } from "../src/version.js"
 
 describe("ErrorReport", () => {
+  it("names an id whole up to the longest valid id, and cuts a longer one", () => {
+    const valid = "v".repeat(512)
+    assert.strictEqual(ErrorReport.subject(valid), JSON.stringify(valid))
+    const huge = ErrorReport.subject("x".repeat(1_048_576))
+    assert.isBelow(huge.length, 600)
+    assert.isTrue(huge.endsWith("…(1048576 chars)"))
+  })
+
   it("writes one line naming the status, code and region", () => {
     const error = new NotFound({
       region: "na",

@@ -159,6 +159,19 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
     })
   )
 
+  it.effect("a huge line of the ids file makes a short error line", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const result = yield* run(["conversations", "export", agent, "--ids", "-"], {
+        env,
+        stdin: ["ok-1", "h".repeat(1_048_576)].join("\n")
+      })
+      assert.strictEqual(result.code, 8, result.stderr.slice(0, 500))
+      assert.isBelow(result.stderr.length, 2000)
+      assert.match(result.stderr, /…\(1048576 chars\): invalid convoId: convoId is 1048576 characters long/)
+    })
+  )
+
   it.effect("--resume after kill -9 mid-export writes each id exactly once", () =>
     Effect.gen(function* () {
       const env = yield* SandboxEnv.env

@@ -16,6 +16,15 @@ describe("FieldPaths", () => {
     assert.isTrue(Either.isLeft(FieldPaths.parse("a,a")))
   })
 
+  it("echoes at most the start of a long refused path", () => {
+    const long = "x".repeat(1_048_576)
+    for (const text of [`${long},,`, `${long}..`, `${long},${long}`]) {
+      const message = Either.getLeft(FieldPaths.parse(text)).pipe((o) => (o._tag === "Some" ? o.value : ""))
+      assert.include(message, "…(")
+      assert.isBelow(message.length, 300)
+    }
+  })
+
   const document = {
     userName: "Ada",
     assignedTo: { name: "Bo", email: "bo@x" },

@@ -132,7 +132,7 @@ layer(SandboxEnv.layer)("conversations get", (it) => {
         assert.strictEqual(result.stdout, "")
         assert.strictEqual(
           result.stderr,
-          "convocore: invalid convoId: convoId contains a control character (U+0007) at position 3\n"
+          "convocore: invalid convoId: convoId contains a control character (U+0007) at position 3 (6 characters)\n"
         )
       })
     )
@@ -178,8 +178,38 @@ layer(SandboxEnv.layer)("conversations get", (it) => {
     it.effect("2 unknown option", () =>
       expectExit(["conversations", "get", agent, "x", "--no-such-flag"], 2, /no-such-flag/)
     )
-    it.effect("2 a duration without a unit", () =>
-      expectExit(["conversations", "get", agent, "x", "--timeout", "30"], 2, /has no unit/)
+    it.effect("2 a duration flag without a unit: one line with a hint", () =>
+      expectExit(
+        ["conversations", "get", agent, "x", "--timeout", "5"],
+        2,
+        /^convocore: --timeout 5: add a unit, e\.g\. 5s or 5000ms \(see --help\)\n*$/
+      )
+    )
+    it.effect("2 a zero or nonsense duration flag", () =>
+      Effect.zipRight(
+        expectExit(
+          ["conversations", "get", agent, "x", "--deadline", "0s"],
+          2,
+          /^convocore: --deadline 0s: must be longer than zero/
+        ),
+        expectExit(
+          ["conversations", "get", agent, "x", "--deadline", "soon"],
+          2,
+          /^convocore: --deadline soon: "soon" is not a duration/
+        )
+      )
+    )
+    it.effect("2 several bad variables: every one named in one report", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const bad = { CONVOCORE_DEADLINE: "soon", CONVOCORE_BACKOFF_BASE: "-1s", CONVOCORE_MAX_ATTEMPTS: "0" }
+        const result = yield* run(["conversations", "get", agent, "x"], { env: { ...env, ...bad } })
+        assert.strictEqual(result.code, 2, result.stderr)
+        assert.strictEqual(result.stderr.trim().split("\n").length, 1)
+        assert.include(result.stderr, 'CONVOCORE_DEADLINE: "soon" is not a duration')
+        assert.include(result.stderr, 'CONVOCORE_BACKOFF_BASE: "-1s" is negative')
+        assert.include(result.stderr, 'CONVOCORE_MAX_ATTEMPTS: "0" is not a whole number of at least 1')
+      })
     )
     it.effect("5 rate limited", () =>
       SandboxEnv.withFaults(
@@ -269,6 +299,34 @@ layer(SandboxEnv.layer)("conversations get", (it) => {
           assert.match(result.stderr, /region na: ok 200/)
         })
       )
+    )
+
+    it.effect(
+      "durations: CONVOCORE_DEADLINE=30s, and --timeout 2s given as a value over a broken variable",
+      () =>
+        Effect.gen(function* () {
+          const env = yield* SandboxEnv.env
+          const result = yield* run(
+            ["conversations", "get", agent, Fixtures.ids.seedExample, "--format", "json", "--timeout", "2s"],
+            { env: { ...env, CONVOCORE_DEADLINE: "30s", CONVOCORE_ATTEMPT_TIMEOUT: "never read" } }
+          )
+          assert.strictEqual(result.code, 0, result.stderr)
+          assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
+          const words = yield* run(
+            [
+              "conversations",
+              "get",
+              agent,
+              Fixtures.ids.seedExample,
+              "--format",
+              "json",
+              "--timeout",
+              "10 seconds"
+            ],
+            { env }
+          )
+          assert.strictEqual(words.code, 0, words.stderr)
+        })
     )
 
     it.effect("--region na --region-policy pinned never leaves NA", () =>

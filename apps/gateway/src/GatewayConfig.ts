@@ -4,7 +4,8 @@
  * settings (key, region, URLs, timeouts, breaker) are the client's: read by @convocore-effect/client from
  * the same variables the CLI uses.
  */
-import { ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Excerpt, parseDurationMillis } from "@convocore-effect/schema"
+import { ConfigError, Context, Data, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as Config from "effect/Config"
 
 /**
@@ -99,19 +100,6 @@ export const raw: Config.Config<RawSettings> = Config.all({
   )
 })
 
-const shortDuration = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/
-const unitMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-
-/** A bare number is milliseconds (as in the client); `30s`, `5m`, `500ms`, or Effect's `30 seconds`. */
-export const parseDuration = (text: string): number | undefined => {
-  const short = shortDuration.exec(text)
-  if (short !== null) return Math.round(Number(short[1]) * (unitMs[short[2] ?? "ms"] ?? 1))
-  const decoded = Duration.decodeUnknown(text.trim())
-  return Option.isSome(decoded) && Duration.isFinite(decoded.value)
-    ? Duration.toMillis(decoded.value)
-    : undefined
-}
-
 const parseBoolean = (text: string): boolean | undefined => {
   const value = text.trim().toLowerCase()
   if (["1", "true", "yes", "on"].includes(value)) return true
@@ -126,21 +114,18 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
     if (text === undefined) return fallback
     const value = Number(text.trim())
     if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name}: "${text}" is not a whole number from ${min} to ${max}`)
+      problems.push(`${name}: ${Excerpt.quote(text)} is not a whole number from ${min} to ${max}`)
       return fallback
     }
     return value
   }
+  // The grammar every package shares; these variables are documented as milliseconds when bare.
   const duration = (name: string, text: string | undefined, fallback: number) => {
     if (text === undefined) return fallback
-    const ms = parseDuration(text)
-    if (ms === undefined || ms < 0) {
-      problems.push(
-        `${name}: "${text}" is not a duration (e.g. 30s, 5m, 500ms; a bare number is milliseconds)`
-      )
+    return Either.getOrElse(parseDurationMillis(text, "millis"), (message) => {
+      problems.push(`${name}: ${message}`)
       return fallback
-    }
-    return ms
+    })
   }
 
   const port = integer(variables.port, input.port, defaults.port, 0, 65_535)
@@ -148,7 +133,9 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
   if (input.sandbox !== undefined) {
     const parsed = parseBoolean(input.sandbox)
     if (parsed === undefined)
-      problems.push(`${variables.sandbox}: "${input.sandbox}" is not a boolean (1/0, true/false)`)
+      problems.push(
+        `${variables.sandbox}: ${Excerpt.quote(input.sandbox)} is not a boolean (1/0, true/false)`
+      )
     else sandbox = parsed
   }
   // The demo accepts a published key: it listens on loopback unless told otherwise.
@@ -173,7 +160,9 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
   } else if (authText === "forward" || authText === "own-key") {
     auth = authText
   } else {
-    problems.push(`${variables.auth}: "${input.auth}" is not an auth mode: expected forward or own-key`)
+    problems.push(
+      `${variables.auth}: ${Excerpt.quote(input.auth ?? "")} is not an auth mode: expected forward or own-key`
+    )
     auth = "forward"
   }
   if (auth === "own-key") {

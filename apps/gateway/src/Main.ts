@@ -3,7 +3,8 @@
  * no stack trace), start the sandbox in demo mode, serve, and on SIGTERM or SIGINT drain: stop accepting
  * connections, let the requests in flight finish (up to GATEWAY_SHUTDOWN_TIMEOUT), then exit 0.
  */
-import { config as clientConfig } from "@convocore-effect/client"
+import { config as clientConfig, configWith as clientConfigWith } from "@convocore-effect/client"
+import { Excerpt } from "@convocore-effect/schema"
 import {
   Cause,
   ConfigError,
@@ -111,7 +112,7 @@ const serve = (sandboxFlag: boolean) =>
     const settings = validated.right
 
     let demoHint = false
-    const overrides = new Map<string, string>()
+    let sandboxUrls: { readonly euUrl: string; readonly naUrl: string } | undefined
     const fallbacks = new Map<string, string>([["CONVOCORE_API_KEY", forwardPlaceholderKey]])
     if (settings.sandbox) {
       const sandbox = yield* Effect.mapError(
@@ -122,8 +123,7 @@ const serve = (sandboxFlag: boolean) =>
           })
       )
       demoHint = sandbox.demoKey && settings.auth === "forward"
-      overrides.set("CONVOCORE_EU_URL", sandbox.urls.eu)
-      overrides.set("CONVOCORE_NA_URL", sandbox.urls.na)
+      sandboxUrls = { euUrl: sandbox.urls.eu, naUrl: sandbox.urls.na }
       fallbacks.set("CONVOCORE_API_KEY", DemoSandbox.demoApiKey)
       yield* Effect.logInfo("sandbox upstream started").pipe(
         Effect.annotateLogs({
@@ -133,11 +133,9 @@ const serve = (sandboxFlag: boolean) =>
         })
       )
     }
-    const provider = withFallbacks(
-      ConfigProvider.fromMap(overrides).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv())),
-      fallbacks
-    )
-    const client = yield* Effect.withConfigProvider(clientConfig, provider).pipe(
+    // The sandbox's URLs are values given to the client; the environment fills every other setting.
+    const provider = withFallbacks(ConfigProvider.fromEnv(), fallbacks)
+    const client = yield* Effect.withConfigProvider(clientConfigWith(sandboxUrls), provider).pipe(
       Effect.mapError((error) => new InvalidConfiguration({ problems: configErrorMessages(error) }))
     )
 
@@ -188,7 +186,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<ExitCode> => {
   const level = logLevels[levelName]
   if (level === undefined) {
     process.stderr.write(
-      `convocore-gateway: invalid configuration\n  - LOG_LEVEL: "${levelName}" is not one of ${Object.keys(logLevels).join(", ")}\n`
+      `convocore-gateway: invalid configuration\n  - LOG_LEVEL: ${Excerpt.quote(levelName)} is not one of ${Object.keys(logLevels).join(", ")}\n`
     )
     return 2
   }

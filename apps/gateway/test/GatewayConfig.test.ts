@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Redacted } from "effect"
-import { GatewayConfig, parseDuration, type RawSettings, validate } from "../src/GatewayConfig.js"
+import { GatewayConfig, type RawSettings, validate } from "../src/GatewayConfig.js"
 import { nothingSet } from "./services/Stack.js"
 
 const empty: RawSettings = nothingSet
@@ -26,12 +26,35 @@ describe("GatewayConfig", () => {
     )
   })
 
-  it("reads durations as the client does, plus short forms", () => {
-    assert.strictEqual(parseDuration("1500"), 1500)
-    assert.strictEqual(parseDuration("30s"), 30_000)
-    assert.strictEqual(parseDuration("5m"), 300_000)
-    assert.strictEqual(parseDuration("10 seconds"), 10_000)
-    assert.isUndefined(parseDuration("soon"))
+  it("reads durations in the grammar every package shares; a bare number is milliseconds", () => {
+    const ttl = (cacheTtl: string) => Either.getOrThrow(validate({ ...empty, cacheTtl })).cache.ttlMs
+    assert.strictEqual(ttl("1500"), 1500)
+    assert.strictEqual(ttl("30s"), 30_000)
+    assert.strictEqual(ttl("5m"), 300_000)
+    assert.strictEqual(ttl("10 seconds"), 10_000)
+    assert.strictEqual(ttl("1.5m"), 90_000)
+    assert.strictEqual(ttl("0"), 0)
+    assert.strictEqual(
+      Either.getOrThrow(validate({ ...empty, shutdownTimeout: "25 seconds" })).shutdownTimeoutMs,
+      25_000
+    )
+    assert.strictEqual(
+      Either.getOrThrow(validate({ ...empty, staleIfError: "1h" })).cache.staleIfErrorMs,
+      3_600_000
+    )
+    assert.deepStrictEqual(problems({ cacheTtl: "soon" }), [
+      'GATEWAY_CACHE_TTL: "soon" is not a duration; expected milliseconds (5000) or a number with a unit, such as 500ms, 2s, 1.5m, 1h or "10 seconds"'
+    ])
+    assert.match(problems({ staleIfError: "-5m" })[0] ?? "", /^GATEWAY_STALE_IF_ERROR: "-5m" is negative/)
+  })
+
+  it("echoes at most the start of a long value", () => {
+    const found = problems({ port: "9".repeat(1_048_576), auth: "a".repeat(1_048_576) })
+    assert.strictEqual(found.length, 2)
+    for (const problem of found) {
+      assert.isBelow(problem.length, 200)
+      assert.include(problem, "…(1048576 chars)")
+    }
   })
 
   it("lists every problem at once, each naming its variable", () => {
@@ -85,7 +108,7 @@ describe("GatewayConfig", () => {
           ConfigProvider.fromMap(
             new Map([
               ["PORT", "9090"],
-              ["GATEWAY_CACHE_TTL", "2m"],
+              ["GATEWAY_CACHE_TTL", "30s"],
               ["GATEWAY_CALLER_TOKENS", "caller-token-0123456789"],
               ["CONVOCORE_API_KEY", "vg_key"]
             ])
@@ -93,7 +116,7 @@ describe("GatewayConfig", () => {
         )
       )
       assert.strictEqual(settings.port, 9090)
-      assert.strictEqual(settings.cache.ttlMs, 120_000)
+      assert.strictEqual(settings.cache.ttlMs, 30_000)
       assert.strictEqual(settings.auth, "own-key")
       const refused = yield* Effect.flip(
         GatewayConfig.read.pipe(

@@ -3,8 +3,19 @@
  * given in code. Both paths go through one validation, so a value is refused the same way wherever it
  * came from, and every refusal names what was read.
  */
-import { Region } from "@convocore-effect/schema"
-import { ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { DurationFromMillisOrString, Excerpt, Region } from "@convocore-effect/schema"
+import {
+  ConfigError,
+  ConfigProvider,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Redacted,
+  Schema
+} from "effect"
 import * as Config from "effect/Config"
 
 /**
@@ -52,12 +63,12 @@ export interface ConvocoreSettings {
 }
 
 /**
- * What code may give; everything but the key has a default. A duration is a `Duration.DurationInput`, or
- * a string: a bare number of milliseconds or Effect's syntax (`"10 seconds"`), as the environment gives it.
+ * A duration given in code: a `Duration.DurationInput` (a number is milliseconds), or text in the shared
+ * grammar of `DurationFromMillisOrString` (`"30s"`, `"10 seconds"`, `"5000"`), as the environment gives it.
  */
 export type DurationSetting = Duration.DurationInput | string
 
-/** What code may give; see `DurationSetting` for durations. */
+/** What code may give; everything but the key has a default. See `DurationSetting` for durations. */
 export interface ConvocoreConfigInput {
   readonly apiKey: Redacted.Redacted<string> | string
   readonly region?: string | undefined
@@ -77,6 +88,11 @@ export interface ConvocoreConfigInput {
   readonly breakerCooldown?: DurationSetting | undefined
   readonly breakerCooldownMax?: DurationSetting | undefined
   readonly concurrency?: number | undefined
+}
+
+/** Some settings given in code (a CLI's flags): each one, when not `undefined`, wins over the environment. */
+export type GivenSettings = {
+  readonly [K in keyof ConvocoreConfigInput]?: ConvocoreConfigInput[K] | undefined
 }
 
 export const defaults = {
@@ -113,179 +129,183 @@ export const variables = {
   breakerCooldown: ["CONVOCORE_BREAKER_COOLDOWN"],
   breakerCooldownMax: ["CONVOCORE_BREAKER_COOLDOWN_MAX"],
   concurrency: ["CONVOCORE_CONCURRENCY"]
-} as const
+} as const satisfies Record<keyof ConvocoreConfigInput, ReadonlyArray<string>>
 
 type Key = keyof typeof variables
 
+/** Reads one value, given in code or as environment text; `Left` says what is wrong with it. */
+type Decode<I, A> = (input: I | string) => Either.Either<A, string>
+
 const decodeRegion = Schema.decodeUnknownEither(Region.RegionFromString)
+const decodeDurationText = Schema.decodeUnknownEither(DurationFromMillisOrString)
 const isRegionPolicy = Schema.is(RegionPolicy)
 
-const invalid = (key: Key, message: string) =>
-  ConfigError.InvalidData([variables[key][0]], `${variables[key].join(" / ")}: ${message}`)
+const apiKey: Decode<Redacted.Redacted<string>, Redacted.Redacted<string>> = (input) => {
+  const key = typeof input === "string" ? Redacted.make(input) : input
+  return Redacted.value(key).trim().length === 0 ? Either.left("the API key is empty") : Either.right(key)
+}
 
-/** A bare number is milliseconds; otherwise Effect's duration syntax (`10 seconds`, `500 millis`). */
-const parseDuration = (key: Key, input: DurationSetting | undefined, fallback: Duration.Duration) => {
-  if (input === undefined) return Either.right(Duration.toMillis(fallback))
-  const decoded =
-    typeof input === "string" && /^\s*\d+(\.\d+)?\s*$/.test(input)
-      ? Option.some(Duration.millis(Number(input)))
-      : Duration.decodeUnknown(input)
-  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
-    return Either.left(
-      invalid(key, `"${String(input)}" is not a duration (e.g. 10000, "10 seconds", "500 millis")`)
-    )
+const region: Decode<string, Region.Region> = (input) =>
+  Either.mapLeft(
+    decodeRegion(input),
+    () => `${Excerpt.quote(input)} is not a region: expected eu, na, eu-gcp or na-gcp`
+  )
+
+const regionPolicy: Decode<string, RegionPolicy> = (input) => {
+  const policy = input.trim().toLowerCase()
+  return isRegionPolicy(policy)
+    ? Either.right(policy)
+    : Either.left(`${Excerpt.quote(input)} is not a region policy: expected failover, pinned or auto`)
+}
+
+const url: Decode<string, string> = (input) => {
+  // `URL.parse` would say this without an exception, but Node 20 does not have it.
+  const parsed = URL.canParse(input) ? new URL(input) : undefined
+  if (parsed === undefined) return Either.left(`${Excerpt.quote(input)} is not a URL`)
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    return Either.left(`${Excerpt.quote(input)} is not an http(s) URL`)
+  // Paths are appended to the base (`/agents/...`), so a trailing slash would double up.
+  return Either.right(parsed.toString().replace(/\/+$/, ""))
+}
+
+/** Milliseconds; text is the shared grammar, where a bare number is milliseconds. */
+const duration =
+  (rule: "positive" | "non-negative"): Decode<Duration.DurationInput, number> =>
+  (input) => {
+    // Effect reads a negative number as zero; a negative setting is a mistake to report instead.
+    if (typeof input === "number" && input < 0) return Either.left(`${input} is negative`)
+    const decoded =
+      typeof input === "string"
+        ? Either.mapLeft(decodeDurationText(input), (error) => error.message)
+        : Either.fromOption(
+            Duration.decodeUnknown(input),
+            () => `${Excerpt.quote(String(input))} is not a duration`
+          )
+    return Either.flatMap(decoded, (value) => {
+      const ms = Duration.toMillis(value)
+      if (!Duration.isFinite(value)) return Either.left("must be finite")
+      return rule === "positive" && ms <= 0 ? Either.left("must be positive") : Either.right(ms)
+    })
   }
-  return Either.right(Duration.toMillis(decoded.value))
-}
 
-const parseCount = (key: Key, input: number | undefined, fallback: number, min: number) => {
-  const value = input ?? fallback
-  return Number.isInteger(value) && value >= min
-    ? Either.right(value)
-    : Either.left(invalid(key, `${value} is not an integer of at least ${min}`))
-}
-
-const parseUrl = (key: Key, input: string) => {
-  try {
-    const url = new URL(input)
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      return Either.left(invalid(key, `"${input}" is not an http(s) URL`))
-    }
-    // Paths are appended to the base (`/agents/...`), so a trailing slash would double up.
-    return Either.right(url.toString().replace(/\/+$/, ""))
-  } catch {
-    return Either.left(invalid(key, `"${input}" is not a URL`))
+const count =
+  (min: number): Decode<number, number> =>
+  (input) => {
+    const value = typeof input === "string" && /^\s*\d+\s*$/.test(input) ? Number(input) : input
+    return typeof value === "number" && Number.isSafeInteger(value) && value >= min
+      ? Either.right(value)
+      : Either.left(`${Excerpt.quote(String(input))} is not a whole number of at least ${min}`)
   }
+
+/** A value given in code is named by its field; one read from the environment, by its variables. */
+const refusal = (key: Key, given: boolean, message: string) =>
+  ConfigError.InvalidData(
+    [given ? key : variables[key][0]],
+    `${given ? key : variables[key].join(" / ")}: ${message}`
+  )
+
+/**
+ * One setting: the value given in code if there is one, else the first of its variables that is set,
+ * else `undefined` (its default applies). Either way it goes through the same `decode`.
+ */
+const setting = <I, A>(
+  key: Key,
+  decode: Decode<I, A>,
+  given: I | string | undefined,
+  read: (name: string) => Config.Config<I | string> = Config.string
+): Config.Config<A | undefined> => {
+  const source: Config.Config<{ readonly value: I | string; readonly given: boolean } | undefined> =
+    given !== undefined
+      ? Config.succeed({ value: given, given: true })
+      : Config.map(Config.all(variables[key].map((name) => Config.option(read(name)))), (values) =>
+          Option.match(Option.firstSomeOf(values), {
+            onNone: () => undefined,
+            onSome: (value) => ({ value, given: false })
+          })
+        )
+  return Config.mapOrFail(source, (found) =>
+    found === undefined
+      ? Either.right(undefined)
+      : Either.mapLeft(decode(found.value), (message) => refusal(key, found.given, message))
+  )
 }
 
-/** Validates an input into settings. Every failure names the variables (or option) it concerns. */
+const withDefault = <A>(config: Config.Config<A | undefined>, fallback: A) =>
+  Config.map(config, (value) => value ?? fallback)
+
+type DurationKey = {
+  [K in keyof typeof defaults]: (typeof defaults)[K] extends Duration.Duration ? K : never
+}[keyof typeof defaults]
+
+/**
+ * The configuration read from Effect `Config` (environment variables by default), except the settings
+ * `given` in code, which win. Every setting is checked, and every problem is reported at once (the
+ * `ConfigError`s are combined), each naming its variable or field.
+ */
+export const configWith = (given: GivenSettings = {}): Config.Config<ConvocoreSettings> => {
+  const millis = (key: DurationKey, rule: "positive" | "non-negative") =>
+    withDefault(setting(key, duration(rule), given[key]), Duration.toMillis(defaults[key]))
+  return Config.all({
+    apiKey: Config.mapOrFail(
+      setting("apiKey", apiKey, given.apiKey, (name) => Config.redacted(name)),
+      (key) =>
+        key === undefined
+          ? Either.left(
+              ConfigError.MissingData(
+                [variables.apiKey[0]],
+                `No Convocore API key: read ${variables.apiKey.join(" and ")}, neither is set`
+              )
+            )
+          : Either.right(key)
+    ),
+    region: withDefault(setting("region", region, given.region), defaults.region),
+    euUrl: setting("euUrl", url, given.euUrl),
+    naUrl: setting("naUrl", url, given.naUrl),
+    baseUrl: setting("baseUrl", url, given.baseUrl),
+    regionPolicy: withDefault(
+      setting("regionPolicy", regionPolicy, given.regionPolicy),
+      defaults.regionPolicy
+    ),
+    attemptTimeoutMs: millis("attemptTimeout", "positive"),
+    deadlineMs: millis("deadline", "positive"),
+    maxAttempts: withDefault(setting("maxAttempts", count(1), given.maxAttempts), defaults.maxAttempts),
+    backoffBaseMs: millis("backoffBase", "non-negative"),
+    backoffMaxMs: millis("backoffMax", "non-negative"),
+    retryAfterCapMs: millis("retryAfterCap", "non-negative"),
+    hedgeDelayMs: setting("hedgeDelay", duration("non-negative"), given.hedgeDelay),
+    failureThreshold: withDefault(
+      setting("breakerThreshold", count(1), given.breakerThreshold),
+      defaults.breakerThreshold
+    ),
+    cooldownMs: millis("breakerCooldown", "non-negative"),
+    cooldownMaxMs: millis("breakerCooldownMax", "non-negative"),
+    concurrency: withDefault(setting("concurrency", count(1), given.concurrency), defaults.concurrency)
+  }).pipe(
+    Config.map(({ baseUrl, cooldownMaxMs, cooldownMs, euUrl, failureThreshold, naUrl, ...settings }) => ({
+      ...settings,
+      endpoints:
+        baseUrl !== undefined
+          ? { _tag: "Single", url: baseUrl }
+          : {
+              _tag: "Regions",
+              urls: { eu: euUrl ?? Region.specBaseUrls.eu, na: naUrl ?? Region.specBaseUrls.na }
+            },
+      breaker: { failureThreshold, cooldownMs, cooldownMaxMs: Math.max(cooldownMs, cooldownMaxMs) }
+    }))
+  )
+}
+
+/** The whole configuration from Effect `Config`: environment variables by default. */
+export const config: Config.Config<ConvocoreSettings> = configWith()
+
+/** No variables: what code does not give takes its default. */
+const nothingSet = ConfigProvider.fromMap(new Map())
+
+/** Validates settings given in code; the environment is not read. Every problem is reported at once. */
 export const resolve = (
   input: ConvocoreConfigInput
 ): Effect.Effect<ConvocoreSettings, ConfigError.ConfigError> =>
-  Effect.gen(function* () {
-    const apiKey = typeof input.apiKey === "string" ? Redacted.make(input.apiKey) : input.apiKey
-    if (Redacted.value(apiKey).trim().length === 0) {
-      return yield* Effect.fail(invalid("apiKey", "the API key is empty"))
-    }
-    const region = decodeRegion(input.region ?? defaults.region)
-    if (Either.isLeft(region)) {
-      return yield* Effect.fail(
-        invalid("region", `"${input.region}" is not a region: expected eu, na, eu-gcp or na-gcp`)
-      )
-    }
-    const policy = (input.regionPolicy ?? defaults.regionPolicy).trim().toLowerCase()
-    if (!isRegionPolicy(policy)) {
-      return yield* Effect.fail(
-        invalid(
-          "regionPolicy",
-          `"${input.regionPolicy}" is not a region policy: expected failover, pinned or auto`
-        )
-      )
-    }
-    const endpoints: Endpoints =
-      input.baseUrl !== undefined
-        ? { _tag: "Single", url: yield* parseUrl("baseUrl", input.baseUrl) }
-        : {
-            _tag: "Regions",
-            urls: {
-              eu: yield* parseUrl("euUrl", input.euUrl ?? Region.specBaseUrls.eu),
-              na: yield* parseUrl("naUrl", input.naUrl ?? Region.specBaseUrls.na)
-            }
-          }
-    const attemptTimeoutMs = yield* parseDuration(
-      "attemptTimeout",
-      input.attemptTimeout,
-      defaults.attemptTimeout
-    )
-    const deadlineMs = yield* parseDuration("deadline", input.deadline, defaults.deadline)
-    const backoffBaseMs = yield* parseDuration("backoffBase", input.backoffBase, defaults.backoffBase)
-    const backoffMaxMs = yield* parseDuration("backoffMax", input.backoffMax, defaults.backoffMax)
-    const retryAfterCapMs = yield* parseDuration("retryAfterCap", input.retryAfterCap, defaults.retryAfterCap)
-    const hedgeDelayMs =
-      input.hedgeDelay === undefined
-        ? undefined
-        : yield* parseDuration("hedgeDelay", input.hedgeDelay, Duration.zero)
-    const cooldownMs = yield* parseDuration(
-      "breakerCooldown",
-      input.breakerCooldown,
-      defaults.breakerCooldown
-    )
-    const cooldownMaxMs = yield* parseDuration(
-      "breakerCooldownMax",
-      input.breakerCooldownMax,
-      defaults.breakerCooldownMax
-    )
-    if (attemptTimeoutMs <= 0) return yield* Effect.fail(invalid("attemptTimeout", "must be positive"))
-    if (deadlineMs <= 0) return yield* Effect.fail(invalid("deadline", "must be positive"))
-    return {
-      apiKey,
-      region: region.right,
-      endpoints,
-      regionPolicy: policy,
-      attemptTimeoutMs,
-      deadlineMs,
-      maxAttempts: yield* parseCount("maxAttempts", input.maxAttempts, defaults.maxAttempts, 1),
-      backoffBaseMs,
-      backoffMaxMs,
-      retryAfterCapMs,
-      hedgeDelayMs,
-      breaker: {
-        failureThreshold: yield* parseCount(
-          "breakerThreshold",
-          input.breakerThreshold,
-          defaults.breakerThreshold,
-          1
-        ),
-        cooldownMs,
-        cooldownMaxMs: Math.max(cooldownMs, cooldownMaxMs)
-      },
-      concurrency: yield* parseCount("concurrency", input.concurrency, defaults.concurrency, 1)
-    }
-  })
-
-/** The first of a variable's names that is set. */
-const firstOf = <A>(names: ReadonlyArray<string>, read: (name: string) => Config.Config<A>) =>
-  Config.map(Config.all(names.map((name) => Config.option(read(name)))), (values) =>
-    Option.getOrUndefined(Option.firstSomeOf(values))
-  )
-
-const text = (key: Key) => firstOf(variables[key], (name) => Config.string(name))
-const integer = (key: Key) => firstOf(variables[key], (name) => Config.integer(name))
-
-/** The whole configuration from Effect `Config`: environment variables by default. */
-export const config: Config.Config<ConvocoreSettings> = Config.all({
-  apiKey: firstOf(variables.apiKey, (name) => Config.redacted(name)),
-  region: text("region"),
-  euUrl: text("euUrl"),
-  naUrl: text("naUrl"),
-  baseUrl: text("baseUrl"),
-  regionPolicy: text("regionPolicy"),
-  attemptTimeout: text("attemptTimeout"),
-  deadline: text("deadline"),
-  maxAttempts: integer("maxAttempts"),
-  backoffBase: text("backoffBase"),
-  backoffMax: text("backoffMax"),
-  retryAfterCap: text("retryAfterCap"),
-  hedgeDelay: text("hedgeDelay"),
-  breakerThreshold: integer("breakerThreshold"),
-  breakerCooldown: text("breakerCooldown"),
-  breakerCooldownMax: text("breakerCooldownMax"),
-  concurrency: integer("concurrency")
-}).pipe(
-  Config.mapOrFail(({ apiKey, ...rest }) =>
-    apiKey === undefined
-      ? Either.left(
-          ConfigError.MissingData(
-            [variables.apiKey[0]],
-            `No Convocore API key: read ${variables.apiKey.join(" and ")}, neither is set`
-          )
-        )
-      : Either.flatMap(Either.right({ ...rest, apiKey }), (input) =>
-          // `resolve` is an Effect only for its generator syntax; it never suspends.
-          Effect.runSync(Effect.either(resolve(input)))
-        )
-  )
-)
+  Effect.withConfigProvider(configWith(input), nothingSet)
 
 /** The client's configuration service. */
 export class ConvocoreConfig extends Context.Tag("@convocore-effect/client/ConvocoreConfig")<
@@ -302,6 +322,11 @@ export class ConvocoreConfig extends Context.Tag("@convocore-effect/client/Convo
   static readonly layer = (
     input: ConvocoreConfigInput
   ): Layer.Layer<ConvocoreConfig, ConfigError.ConfigError> => Layer.effect(ConvocoreConfig, resolve(input))
+
+  /** Read from the current `ConfigProvider`, except the settings given here (a CLI's flags), which win. */
+  static readonly layerConfigWith = (
+    given: GivenSettings
+  ): Layer.Layer<ConvocoreConfig, ConfigError.ConfigError> => Layer.effect(ConvocoreConfig, configWith(given))
 
   static readonly make = resolve
 }

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Redacted } from "effect"
-import { ConvocoreConfig, config } from "../src/ConvocoreConfig.js"
+import { ConfigError, ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import { ConvocoreConfig, config, configWith } from "../src/ConvocoreConfig.js"
 
 const fromEnv = (env: Record<string, string>) =>
   Effect.either(Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map(Object.entries(env)))))
@@ -152,6 +152,128 @@ describe("ConvocoreConfig", () => {
       )
       assert.strictEqual(Redacted.value(settings.apiKey), key)
       assert.notInclude(String(settings.apiKey), key)
+    })
+  )
+
+  it.effect(
+    "every duration variable takes the shared grammar: 30s, 1.5m, 10 seconds, and bare milliseconds",
+    () =>
+      Effect.gen(function* () {
+        const settings = Either.getOrThrow(
+          yield* fromEnv({
+            CONVOCORE_API_KEY: key,
+            CONVOCORE_DEADLINE: "30s",
+            CONVOCORE_ATTEMPT_TIMEOUT: "5000",
+            CONVOCORE_BACKOFF_BASE: "250ms",
+            CONVOCORE_BACKOFF_MAX: "1.5m",
+            CONVOCORE_RETRY_AFTER_CAP: "2 minutes",
+            CONVOCORE_HEDGE_DELAY: "0.5s",
+            CONVOCORE_BREAKER_COOLDOWN: "1 hour",
+            CONVOCORE_BREAKER_COOLDOWN_MAX: "2h"
+          })
+        )
+        assert.strictEqual(settings.deadlineMs, 30_000)
+        assert.strictEqual(settings.attemptTimeoutMs, 5000)
+        assert.strictEqual(settings.backoffBaseMs, 250)
+        assert.strictEqual(settings.backoffMaxMs, 90_000)
+        assert.strictEqual(settings.retryAfterCapMs, 120_000)
+        assert.strictEqual(settings.hedgeDelayMs, 500)
+        assert.deepStrictEqual(settings.breaker, {
+          failureThreshold: 5,
+          cooldownMs: 3_600_000,
+          cooldownMaxMs: 7_200_000
+        })
+      })
+  )
+
+  it.effect("several bad variables are all reported at once, each by its name", () =>
+    Effect.gen(function* () {
+      const result = yield* fromEnv({
+        CONVOCORE_DEADLINE: "soon",
+        CONVOCORE_ATTEMPT_TIMEOUT: "-1s",
+        CONVOCORE_REGION: "mars",
+        CONVOCORE_MAX_ATTEMPTS: "many",
+        CONVOCORE_EU_URL: "ftp://example.com"
+      })
+      assert.isTrue(Either.isLeft(result))
+      const error = Either.isLeft(result) ? result.left : ConfigError.MissingData([], "")
+      const text = String(error)
+      for (const name of [
+        "CONVOCORE_API_KEY",
+        "CONVOCORE_DEADLINE",
+        "CONVOCORE_ATTEMPT_TIMEOUT",
+        "CONVOCORE_REGION",
+        "CONVOCORE_MAX_ATTEMPTS",
+        "CONVOCORE_EU_URL"
+      ])
+        assert.include(text, name)
+      assert.include(text, '"-1s" is negative')
+      assert.include(text, "not an http(s) URL")
+    })
+  )
+
+  it.effect("a zero deadline or timeout is refused: a call could never start", () =>
+    Effect.gen(function* () {
+      const result = yield* fromEnv({
+        CONVOCORE_API_KEY: key,
+        CONVOCORE_DEADLINE: "0s",
+        CONVOCORE_ATTEMPT_TIMEOUT: "0"
+      })
+      const text = Either.isLeft(result) ? String(result.left) : ""
+      assert.include(text, "CONVOCORE_DEADLINE: must be positive")
+      assert.include(text, "CONVOCORE_ATTEMPT_TIMEOUT: must be positive")
+    })
+  )
+
+  it.effect("an echoed value is cut: a 1 MB variable makes a short message", () =>
+    Effect.gen(function* () {
+      const result = yield* fromEnv({
+        CONVOCORE_API_KEY: key,
+        CONVOCORE_REGION_POLICY: "p".repeat(1_048_576)
+      })
+      const text = Either.isLeft(result) ? String(result.left) : ""
+      assert.include(text, "…(1048576 chars) is not a region policy")
+      assert.isBelow(text.length, 400)
+    })
+  )
+
+  it.effect("values given in code win over the environment, which still fills the rest", () =>
+    Effect.gen(function* () {
+      const env = ConfigProvider.fromMap(
+        new Map([
+          ["CONVOCORE_API_KEY", key],
+          ["CONVOCORE_DEADLINE", "not a duration, but overridden"],
+          ["CONVOCORE_REGION", "na"]
+        ])
+      )
+      const settings = yield* Effect.withConfigProvider(
+        configWith({ deadline: Duration.seconds(2), attemptTimeout: "750ms" }),
+        env
+      )
+      assert.strictEqual(settings.deadlineMs, 2000)
+      assert.strictEqual(settings.attemptTimeoutMs, 750)
+      assert.strictEqual(settings.region, "na")
+      const refused = yield* Effect.flip(Effect.withConfigProvider(configWith({ deadline: "soon" }), env))
+      assert.include(String(refused), "deadline: ")
+      assert.notInclude(String(refused), "CONVOCORE_DEADLINE")
+    })
+  )
+
+  it.effect("code input is checked whole too: every bad field at once, and the environment is not read", () =>
+    Effect.gen(function* () {
+      const refused = yield* Effect.flip(
+        ConvocoreConfig.make({ apiKey: key, deadline: -5, region: "mars", concurrency: 0 })
+      )
+      const text = String(refused)
+      assert.include(text, "deadline: ")
+      assert.include(text, "region: ")
+      assert.include(text, "concurrency: ")
+      const settings = yield* ConvocoreConfig.make({ apiKey: key }).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["CONVOCORE_REGION", "na"]])))
+      )
+      assert.strictEqual(settings.region, "eu")
+      const negative = yield* Effect.flip(ConvocoreConfig.make({ apiKey: key, backoffBase: -1 }))
+      assert.include(String(negative), "backoffBase: -1 is negative")
     })
   )
 })

@@ -5,6 +5,7 @@
  * reader and `format` writes the canonical form back, so what the admin route shows can be pasted into a
  * flag.
  */
+import { Excerpt, formatDurationMillis, parseDurationMillis } from "@convocore-effect/schema"
 import { Data, Either } from "effect"
 
 export interface RateLimit {
@@ -59,29 +60,18 @@ export class FaultSpecError extends Data.TaggedError("FaultSpecError")<{
   readonly reason: string
 }> {
   override get message(): string {
-    return `Invalid fault spec "${this.input}": ${this.reason}`
+    return `Invalid fault spec ${Excerpt.quote(this.input)}: ${this.reason}`
   }
 }
 
-const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m)$/
-
-/** `200ms`, `1.5s`, `2m`. A bare number is refused: the unit is never guessed. */
-export const parseDuration = (text: string): number | undefined => {
-  const match = durationPattern.exec(text.trim())
-  if (match === null) return undefined
-  const value = Number(match[1])
-  const unit = match[2]
-  return Math.round(unit === "ms" ? value : unit === "s" ? value * 1000 : value * 60_000)
-}
-
-export const formatDuration = (ms: number): string =>
-  ms % 60_000 === 0 && ms > 0 ? `${ms / 60_000}m` : ms % 1000 === 0 && ms > 0 ? `${ms / 1000}s` : `${ms}ms`
+/** Durations in the grammar every package shares (`200ms`, `1.5s`, `10 seconds`); the unit is required. */
+const parseDuration = (text: string): Either.Either<number, string> => parseDurationMillis(text, "refuse")
 
 const positiveInteger = (text: string): number | undefined =>
   /^\d+$/.test(text) && Number(text) > 0 && Number.isSafeInteger(Number(text)) ? Number(text) : undefined
 
 const parsePeriod = (text: string): number | undefined =>
-  text === "s" ? 1000 : text === "m" || text === "min" ? 60_000 : parseDuration(text)
+  text === "s" ? 1000 : text === "m" || text === "min" ? 60_000 : Either.getOrUndefined(parseDuration(text))
 
 const flags = ["down", "hang", "malformed", "truncated", "drift", "broken-primitive"] as const
 const keyed = [
@@ -123,7 +113,7 @@ export const parse = (input: string): Either.Either<FaultSpec, FaultSpecError> =
     const name = (eq === -1 ? clause : clause.slice(0, eq)).trim().toLowerCase()
     const value = eq === -1 ? undefined : clause.slice(eq + 1).trim()
     if (!isFlag(name) && !isKeyed(name))
-      return fail(`unknown fault "${name}"; expected one of ${[...flags, ...keyed].join(", ")}`)
+      return fail(`unknown fault ${Excerpt.quote(name)}; expected one of ${[...flags, ...keyed].join(", ")}`)
     if (seen.has(name)) return fail(`"${name}" is given twice`)
     seen.add(name)
     if (isFlag(name)) {
@@ -156,11 +146,9 @@ export const parse = (input: string): Either.Either<FaultSpec, FaultSpecError> =
       case "slow-body":
       case "retry-after":
       case "for": {
-        const ms = parseDuration(value)
-        if (ms === undefined)
-          return fail(
-            `${name}=${value}: expected a duration such as 200ms, 1.5s or 2m (the unit is required)`
-          )
+        const duration = parseDuration(value)
+        if (Either.isLeft(duration)) return fail(`${name}=${Excerpt.cut(value)}: ${duration.left}`)
+        const ms = duration.right
         if (name === "for" && ms === 0) return fail("for=0: the duration must be positive")
         if (name === "latency") spec.latencyMs = ms
         else if (name === "slow-body") spec.slowBodyMs = ms
@@ -171,29 +159,31 @@ export const parse = (input: string): Either.Either<FaultSpec, FaultSpecError> =
       case "status": {
         const status = /^\d{3}$/.test(value) ? Number(value) : Number.NaN
         if (!(status >= 400 && status <= 599))
-          return fail(`status=${value}: expected an HTTP error status, 400 to 599`)
+          return fail(`status=${Excerpt.cut(value)}: expected an HTTP error status, 400 to 599`)
         spec.status = status
         break
       }
       case "code":
         if (!/^[A-Z][A-Z0-9_]*$/.test(value))
-          return fail(`code=${value}: expected an upper-case code such as TIMEOUT`)
+          return fail(`code=${Excerpt.cut(value)}: expected an upper-case code such as TIMEOUT`)
         spec.code = value
         break
       case "content-type":
         if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(value))
-          return fail(`content-type=${value}: expected a media type such as text/html`)
+          return fail(`content-type=${Excerpt.cut(value)}: expected a media type such as text/html`)
         spec.contentType = value
         break
       case "first": {
         const count = positiveInteger(value)
-        if (count === undefined) return fail(`first=${value}: expected a positive whole number of requests`)
+        if (count === undefined)
+          return fail(`first=${Excerpt.cut(value)}: expected a positive whole number of requests`)
         spec.first = count
         break
       }
       case "burst": {
         const count = positiveInteger(value)
-        if (count === undefined) return fail(`burst=${value}: expected a positive whole number of requests`)
+        if (count === undefined)
+          return fail(`burst=${Excerpt.cut(value)}: expected a positive whole number of requests`)
         burst = count
         break
       }
@@ -202,7 +192,7 @@ export const parse = (input: string): Either.Either<FaultSpec, FaultSpecError> =
         const tokens = positiveInteger(slash === -1 ? value : value.slice(0, slash))
         const periodMs = slash === -1 ? undefined : parsePeriod(value.slice(slash + 1))
         if (tokens === undefined || periodMs === undefined || periodMs === 0)
-          return fail(`rate=${value}: expected requests per period, such as 5/s, 100/m or 3/10s`)
+          return fail(`rate=${Excerpt.cut(value)}: expected requests per period, such as 5/s, 100/m or 3/10s`)
         spec.rate = { tokens, periodMs, burst: tokens }
         break
       }
@@ -262,14 +252,14 @@ export const format = (spec: FaultSpec): string => {
   const clauses: Array<string> = []
   if (spec.down) clauses.push("down")
   if (spec.hang) clauses.push("hang")
-  if (spec.latencyMs !== undefined) clauses.push(`latency=${formatDuration(spec.latencyMs)}`)
-  if (spec.slowBodyMs !== undefined) clauses.push(`slow-body=${formatDuration(spec.slowBodyMs)}`)
+  if (spec.latencyMs !== undefined) clauses.push(`latency=${formatDurationMillis(spec.latencyMs)}`)
+  if (spec.slowBodyMs !== undefined) clauses.push(`slow-body=${formatDurationMillis(spec.slowBodyMs)}`)
   if (spec.status !== undefined) clauses.push(`status=${spec.status}`)
   if (spec.code !== undefined) clauses.push(`code=${spec.code}`)
-  if (spec.retryAfterMs !== undefined) clauses.push(`retry-after=${formatDuration(spec.retryAfterMs)}`)
+  if (spec.retryAfterMs !== undefined) clauses.push(`retry-after=${formatDurationMillis(spec.retryAfterMs)}`)
   if (spec.rate !== undefined) {
     const { burst, periodMs, tokens } = spec.rate
-    const period = periodMs === 1000 ? "s" : periodMs === 60_000 ? "m" : formatDuration(periodMs)
+    const period = periodMs === 1000 ? "s" : periodMs === 60_000 ? "m" : formatDurationMillis(periodMs)
     clauses.push(`rate=${tokens}/${period}`)
     if (burst !== tokens) clauses.push(`burst=${burst}`)
   }
@@ -279,7 +269,7 @@ export const format = (spec: FaultSpec): string => {
   if (spec.drift) clauses.push("drift")
   if (spec.brokenPrimitive) clauses.push("broken-primitive")
   if (spec.first !== undefined) clauses.push(`first=${spec.first}`)
-  if (spec.forMs !== undefined) clauses.push(`for=${formatDuration(spec.forMs)}`)
+  if (spec.forMs !== undefined) clauses.push(`for=${formatDurationMillis(spec.forMs)}`)
   return clauses.length === 0 ? "healthy" : clauses.join(",")
 }
 

@@ -44,6 +44,26 @@ describe("FaultSpec.parse", () => {
     assert.strictEqual(timed.forMs, 30_000)
   })
 
+  it("reads durations in the grammar every package shares: short units, decimals and Effect's words", () => {
+    assert.strictEqual(parsed("latency=250ms").latencyMs, 250)
+    assert.strictEqual(parsed("down,for=10 seconds").forMs, 10_000)
+    assert.strictEqual(parsed("hang,for=2s").forMs, 2000)
+    assert.strictEqual(parsed("slow-body=1 minute").slowBodyMs, 60_000)
+    assert.strictEqual(parsed("status=503,retry-after=500 millis").retryAfterMs, 500)
+    assert.strictEqual(parsed("down,for=1h").forMs, 3_600_000)
+    assert.deepStrictEqual(parsed("rate=3/10 seconds").rate, { tokens: 3, periodMs: 10_000, burst: 3 })
+    assert.strictEqual(FaultSpec.format(parsed("down,for=60 minutes")), "down,for=1h")
+  })
+
+  it("echoes at most the start of a long spec or value", () => {
+    const long = "x".repeat(1_048_576)
+    for (const text of [long, `latency=${long}`, `status=${long}`]) {
+      const message = rejection(text)
+      assert.isBelow(message.length, 400, text.slice(0, 20))
+      assert.include(message, "…(")
+    }
+  })
+
   it("reads the empty text, healthy and none as no fault", () => {
     for (const text of ["", "  ", "healthy", "none"]) assert.deepStrictEqual(parsed(text), FaultSpec.healthy)
   })
@@ -71,7 +91,9 @@ describe("FaultSpec.parse", () => {
   it("refuses invalid specs with a message that says what is wrong", () => {
     const cases: ReadonlyArray<readonly [string, string]> = [
       ["explode", 'unknown fault "explode"'],
-      ["latency=200", "the unit is required"],
+      ["latency=200", "latency=200: add a unit, e.g. 200s or 200000ms"],
+      ["latency=soon", 'latency=soon: "soon" is not a duration; expected a number with a unit'],
+      ["for=-1s", "negative"],
       ["latency", '"latency" needs a value, as in latency=200ms'],
       ["status=200", "expected an HTTP error status, 400 to 599"],
       ["status=abc", "expected an HTTP error status"],

@@ -14,6 +14,9 @@ export const maxIdLength = 512
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/
 
+// Without the `u` flag a regex sees UTF-16 code units, so it can find a half of a pair standing alone.
+const unpairedSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 const PathParameter = (name: string) =>
   Schema.String.pipe(
     Schema.filter((value) => {
@@ -22,12 +25,16 @@ const PathParameter = (name: string) =>
         return `${name} cannot be "${value}": it is a relative path segment`
       if (value.length > maxIdLength)
         return `${name} is ${value.length} characters long; at most ${maxIdLength} are allowed`
+      // The id itself is not echoed (it may be long, or hold what a terminal would act on): where and how long.
+      const length = `${value.length} characters`
       const control = controlCharacter.exec(value)
       if (control !== null) {
         const code = control[0].charCodeAt(0).toString(16).padStart(4, "0")
-        return `${name} contains a control character (U+${code}) at position ${control.index}`
+        return `${name} contains a control character (U+${code}) at position ${control.index} (${length})`
       }
-      if (!value.isWellFormed()) return `${name} contains an unpaired surrogate (not valid Unicode)`
+      const surrogate = unpairedSurrogate.exec(value)
+      if (surrogate !== null)
+        return `${name} contains an unpaired surrogate (not valid Unicode) at position ${surrogate.index} (${length})`
       return true
     })
   )

@@ -2,6 +2,7 @@
  * Convocore's two regions. Data is stored per region: an agent created in EU is not found through NA.
  */
 import { ParseResult, Schema } from "effect"
+import * as Excerpt from "./Excerpt.js"
 
 export const Region = Schema.Literal("eu", "na").annotations({ identifier: "Region" })
 export type Region = typeof Region.Type
@@ -25,7 +26,11 @@ export const RegionFromString = Schema.transformOrFail(Schema.String, Region, {
     const region = aliases[input.trim().toLowerCase()]
     return region === undefined
       ? ParseResult.fail(
-          new ParseResult.Type(ast, input, `Unknown region "${input}": expected eu, na, eu-gcp or na-gcp`)
+          new ParseResult.Type(
+            ast,
+            input,
+            `Unknown region ${Excerpt.quote(input)}: expected eu, na, eu-gcp or na-gcp`
+          )
         )
       : ParseResult.succeed(region)
   },

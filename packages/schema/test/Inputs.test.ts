@@ -70,6 +70,25 @@ describe("agent and conversation ids", () => {
     expect(message(convo("a\ud800"))).toContain("unpaired surrogate")
   })
 
+  it("say where the offending character is and how long the id is, without echoing it", () => {
+    expect(message(convo("abc\ndef"))).toContain(
+      "convoId contains a control character (U+000a) at position 3 (7 characters)"
+    )
+    expect(message(convo("ok💬\udc00z"))).toContain(
+      "unpaired surrogate (not valid Unicode) at position 4 (6 characters)"
+    )
+    const huge = message(convo(`${"x".repeat(1_048_576)}\u0000`))
+    expect(huge).toContain("convoId is 1048577 characters long; at most 512 are allowed")
+    expect(huge.length).toBeLessThan(200)
+  })
+
+  it("show at most the start of a long region that is refused", () => {
+    const refused = Schema.decodeUnknownEither(Region.RegionFromString)("eu".repeat(500_000))
+    const text = Either.isLeft(refused) ? String(refused.left) : ""
+    expect(text).toContain("…(1000000 chars): expected eu, na, eu-gcp or na-gcp")
+    expect(text.length).toBeLessThan(300)
+  })
+
   it("become exactly one percent-encoded path segment each", () => {
     const path = conversationPath(
       Schema.decodeSync(AgentId)("a/../b"),
