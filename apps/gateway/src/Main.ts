@@ -3,7 +3,7 @@
  * no stack trace), start the sandbox in demo mode, serve, and on SIGTERM or SIGINT drain: stop accepting
  * connections, let the requests in flight finish (up to GATEWAY_SHUTDOWN_TIMEOUT), then exit 0.
  */
-import { config as clientConfig, configWith as clientConfigWith } from "@convocore-effect/client"
+import { configWith as clientConfigWith } from "@convocore-effect/client"
 import { Excerpt } from "@convocore-effect/schema"
 import {
   Cause,
@@ -63,9 +63,6 @@ const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
   none: LogLevel.None
 }
 
-/** Placeholder for the client's required key in forward mode: every call replaces it with the caller's. */
-const forwardPlaceholderKey = "forwarded-per-request"
-
 const withFallbacks = (provider: ConfigProvider.ConfigProvider, fallbacks: ReadonlyMap<string, string>) =>
   provider.pipe(ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(fallbacks))))
 
@@ -100,12 +97,8 @@ const serve = (sandboxFlag: boolean) =>
     const validated = validate(sandboxFlag ? { ...input, sandbox: "true" } : input)
     if (Either.isLeft(validated)) {
       // The client's settings are checked too, so that one run lists every problem.
-      const upstream = yield* Effect.either(
-        Effect.withConfigProvider(
-          clientConfig,
-          withFallbacks(ConfigProvider.fromEnv(), new Map([["CONVOCORE_API_KEY", forwardPlaceholderKey]]))
-        )
-      )
+      // The key's own rule (own-key mode needs one) is the gateway's, already in `validated`.
+      const upstream = yield* Effect.either(clientConfigWith({}, { keyRequired: false }))
       const more = Either.isLeft(upstream) ? configErrorMessages(upstream.left) : []
       return yield* new InvalidConfiguration({ problems: [...validated.left, ...more] })
     }
@@ -113,7 +106,7 @@ const serve = (sandboxFlag: boolean) =>
 
     let demoHint = false
     let sandboxUrls: { readonly euUrl: string; readonly naUrl: string } | undefined
-    const fallbacks = new Map<string, string>([["CONVOCORE_API_KEY", forwardPlaceholderKey]])
+    const fallbacks = new Map<string, string>()
     if (settings.sandbox) {
       const sandbox = yield* Effect.mapError(
         DemoSandbox.start,
@@ -124,7 +117,8 @@ const serve = (sandboxFlag: boolean) =>
       )
       demoHint = sandbox.demoKey && settings.auth === "forward"
       sandboxUrls = { euUrl: sandbox.urls.eu, naUrl: sandbox.urls.na }
-      fallbacks.set("CONVOCORE_API_KEY", DemoSandbox.demoApiKey)
+      // Own-key mode against the demo sandbox calls it with the sandbox's published key.
+      if (settings.auth === "own-key") fallbacks.set("CONVOCORE_API_KEY", DemoSandbox.demoApiKey)
       yield* Effect.logInfo("sandbox upstream started").pipe(
         Effect.annotateLogs({
           eu: sandbox.urls.eu,
@@ -135,9 +129,12 @@ const serve = (sandboxFlag: boolean) =>
     }
     // The sandbox's URLs are values given to the client; the environment fills every other setting.
     const provider = withFallbacks(ConfigProvider.fromEnv(), fallbacks)
-    const client = yield* Effect.withConfigProvider(clientConfigWith(sandboxUrls), provider).pipe(
-      Effect.mapError((error) => new InvalidConfiguration({ problems: configErrorMessages(error) }))
-    )
+    // Forward mode sends each caller's token; the gateway then needs no key of its own.
+    const keyRequired = settings.auth === "own-key"
+    const client = yield* Effect.withConfigProvider(
+      clientConfigWith(sandboxUrls, { keyRequired }),
+      provider
+    ).pipe(Effect.mapError((error) => new InvalidConfiguration({ problems: configErrorMessages(error) })))
 
     const gateway = yield* GatewayServer.start(settings, client, { requestLog: GatewayLogger.requestLine })
     yield* Effect.logInfo("convocore-gateway listening").pipe(

@@ -45,7 +45,12 @@ export interface BreakerSettings {
 
 /** The resolved, validated configuration. Durations are milliseconds. */
 export interface ConvocoreSettings {
-  readonly apiKey: Redacted.Redacted<string>
+  /**
+   * The key every call sends unless it carries its own `credentials`. Absent only when the configuration
+   * was read with `{ keyRequired: false }` (a proxy that forwards each caller's token): a call without
+   * credentials is then refused before anything is sent.
+   */
+  readonly apiKey: Redacted.Redacted<string> | undefined
   readonly region: Region.Region
   readonly endpoints: Endpoints
   readonly regionPolicy: RegionPolicy
@@ -242,14 +247,17 @@ type DurationKey = {
  * `given` in code, which win. Every setting is checked, and every problem is reported at once (the
  * `ConfigError`s are combined), each naming its variable or field.
  */
-export const configWith = (given: GivenSettings = {}): Config.Config<ConvocoreSettings> => {
+export const configWith = (
+  given: GivenSettings = {},
+  options: { readonly keyRequired?: boolean } = {}
+): Config.Config<ConvocoreSettings> => {
   const millis = (key: DurationKey, rule: "positive" | "non-negative") =>
     withDefault(setting(key, duration(rule), given[key]), Duration.toMillis(defaults[key]))
   return Config.all({
     apiKey: Config.mapOrFail(
       setting("apiKey", apiKey, given.apiKey, (name) => Config.redacted(name)),
       (key) =>
-        key === undefined
+        key === undefined && options.keyRequired !== false
           ? Either.left(
               ConfigError.MissingData(
                 [variables.apiKey[0]],
@@ -301,11 +309,15 @@ export const config: Config.Config<ConvocoreSettings> = configWith()
 /** No variables: what code does not give takes its default. */
 const nothingSet = ConfigProvider.fromMap(new Map())
 
-/** Validates settings given in code; the environment is not read. Every problem is reported at once. */
+/**
+ * Validates settings given in code; the environment is not read. Every problem is reported at once. With
+ * `{ keyRequired: false }` the key may be left out (every call then brings its own `credentials`).
+ */
 export const resolve = (
-  input: ConvocoreConfigInput
+  input: GivenSettings,
+  options: { readonly keyRequired?: boolean } = {}
 ): Effect.Effect<ConvocoreSettings, ConfigError.ConfigError> =>
-  Effect.withConfigProvider(configWith(input), nothingSet)
+  Effect.withConfigProvider(configWith(input, options), nothingSet)
 
 /** The client's configuration service. */
 export class ConvocoreConfig extends Context.Tag("@convocore-effect/client/ConvocoreConfig")<
@@ -325,8 +337,10 @@ export class ConvocoreConfig extends Context.Tag("@convocore-effect/client/Convo
 
   /** Read from the current `ConfigProvider`, except the settings given here (a CLI's flags), which win. */
   static readonly layerConfigWith = (
-    given: GivenSettings
-  ): Layer.Layer<ConvocoreConfig, ConfigError.ConfigError> => Layer.effect(ConvocoreConfig, configWith(given))
+    given: GivenSettings,
+    options: { readonly keyRequired?: boolean } = {}
+  ): Layer.Layer<ConvocoreConfig, ConfigError.ConfigError> =>
+    Layer.effect(ConvocoreConfig, configWith(given, options))
 
   static readonly make = resolve
 }

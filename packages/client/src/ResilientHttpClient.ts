@@ -10,7 +10,7 @@
  *
  * All time goes through Effect's `Clock`, so `TestClock` drives every wait and timeout in tests.
  */
-import { AllRegionsFailed, type ConvocoreError, type Region } from "@convocore-effect/schema"
+import { AllRegionsFailed, type ConvocoreError, InvalidInput, type Region } from "@convocore-effect/schema"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Either, Fiber, FiberRef, LogLevel, Option, Random, type Redacted } from "effect"
 import {
@@ -71,6 +71,12 @@ export interface Traced<A> {
   readonly response: Received | undefined
 }
 
+/** A call with nothing to authenticate with is refused before anything is sent. */
+const noCredentials = new InvalidInput({
+  field: "credentials",
+  message: "No Convocore API key: the client has none configured and the call carries no credentials"
+})
+
 /** Bound on the `auto` policy's agent-to-region memory; the oldest entry goes first. */
 const maxRememberedAgents = 10_000
 
@@ -106,7 +112,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
       // Built once per target: each call only appends its path to a request that already carries the headers.
       const template = (target: Target) =>
         HttpClientRequest.get(baseUrl(target)).pipe(
-          HttpClientRequest.bearerToken(settings.apiKey),
+          (request) =>
+            settings.apiKey === undefined ? request : HttpClientRequest.bearerToken(request, settings.apiKey),
           HttpClientRequest.setHeader("user-agent", userAgent),
           HttpClientRequest.acceptJson
         )
@@ -144,6 +151,9 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
       const execute = <A>(call: ResilientRequest<A>): Effect.Effect<Traced<A>> =>
         Effect.gen(function* () {
           const options = call.options ?? {}
+          if (options.credentials === undefined && settings.apiKey === undefined) {
+            return { result: Either.left(noCredentials), attempts: [], response: undefined }
+          }
           const policy = options.regionPolicy ?? settings.regionPolicy
           const deadlineMs =
             options.deadline === undefined ? settings.deadlineMs : Duration.toMillis(options.deadline)

@@ -3,10 +3,19 @@
  * decoder, and the answer as received beside the value and on every error.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Redacted, TestClock } from "effect"
-import { Convocore, ResilientHttpClient } from "../src/index.js"
+import { Effect, Either, Fiber, Layer, Redacted, TestClock } from "effect"
+import { CircuitBreaker, Convocore, ConvocoreConfig, ResilientHttpClient } from "../src/index.js"
 import { runTraced } from "./services/Run.js"
-import { clientLayer, errorReply, json, ok, SECRET } from "./services/ScriptedTransport.js"
+import {
+  clientLayer,
+  errorReply,
+  euUrl,
+  json,
+  makeTransport,
+  naUrl,
+  ok,
+  SECRET
+} from "./services/ScriptedTransport.js"
 
 const utf8 = new TextDecoder()
 
@@ -36,6 +45,41 @@ describe("per-call credentials and headers", () => {
       )
     }).pipe(Effect.provide(layer))
   })
+})
+
+describe("a client with no key of its own (a proxy forwarding its callers' tokens)", () => {
+  const keyless = () => {
+    const transport = makeTransport(() => ok())
+    const layer = Convocore.DefaultWithoutDependencies.pipe(
+      Layer.provideMerge(ResilientHttpClient.DefaultWithoutDependencies),
+      Layer.provideMerge(CircuitBreaker.Default),
+      Layer.provideMerge(transport.layer),
+      Layer.provideMerge(
+        Layer.effect(ConvocoreConfig, ConvocoreConfig.make({ euUrl, naUrl }, { keyRequired: false }))
+      ),
+      Layer.orDie
+    )
+    return { sent: transport.sent, layer }
+  }
+
+  it.effect("sends each call's own credentials, and refuses a call without any before sending", () => {
+    const { sent, layer } = keyless()
+    return Effect.gen(function* () {
+      const withToken = yield* runTraced({ credentials: Redacted.make("caller-token") })
+      assert.isTrue(Either.isRight(withToken.result))
+      assert.strictEqual(sent[0]?.request.headers.authorization, "Bearer caller-token")
+      const without = yield* runTraced()
+      assert.strictEqual(Either.isLeft(without.result) ? without.result.left._tag : "ok", "InvalidInput")
+      assert.strictEqual(sent.length, 1, "nothing was sent for the call without credentials")
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("the key is still required unless the configuration says otherwise", () =>
+    Effect.gen(function* () {
+      const refused = yield* Effect.either(ConvocoreConfig.make({ euUrl, naUrl }))
+      assert.isTrue(Either.isLeft(refused))
+    })
+  )
 })
 
 describe("the answer as received", () => {

@@ -68,16 +68,19 @@ export const startStack = (options: StackOptions = {}) =>
       validate({ ...unset, ...options.gateway }),
       (problems) => new Error(problems.join("; "))
     )
-    const client = yield* ConvocoreConfig.make({
-      apiKey: "forwarded-per-request",
-      euUrl: listening.urls.eu,
-      naUrl: listening.urls.na,
-      backoffBase: 5,
-      backoffMax: 20,
-      attemptTimeout: 3_000,
-      deadline: 8_000,
-      ...options.client
-    })
+    // Forward mode, as the gateway runs it: no key of its own, every call carries the caller's token.
+    const client = yield* ConvocoreConfig.make(
+      {
+        euUrl: listening.urls.eu,
+        naUrl: listening.urls.na,
+        backoffBase: 5,
+        backoffMax: 20,
+        attemptTimeout: 3_000,
+        deadline: 8_000,
+        ...options.client
+      },
+      { keyRequired: false }
+    )
     // Handler fibers inherit the logger settings of the fiber that starts the server: quiet by default.
     const requestLines: Array<Record<string, unknown>> = []
     const gateway = yield* options.logRequests === true

@@ -1,0 +1,34 @@
+import { assert, describe, it } from "@effect/vitest"
+import { defaultHedgeDelay, makeHedgeDelay } from "../src/HedgeDelay.js"
+
+describe("HedgeDelay", () => {
+  it("uses the initial delay until enough answers were seen, then their 95th percentile", () => {
+    const hedge = makeHedgeDelay()
+    assert.strictEqual(hedge.delayFor("eu"), defaultHedgeDelay.initialMs)
+    for (let i = 1; i <= 19; i++) hedge.observe("eu", i * 10)
+    assert.strictEqual(hedge.delayFor("eu"), defaultHedgeDelay.initialMs)
+    hedge.observe("eu", 200)
+    // 20 answers of 10..200 ms: the 95th percentile is the 19th, 190 ms.
+    assert.strictEqual(hedge.delayFor("eu"), 190)
+    assert.strictEqual(hedge.delayFor("na"), defaultHedgeDelay.initialMs, "each region learns its own")
+  })
+
+  it("stays within its bounds", () => {
+    const fast = makeHedgeDelay()
+    const slow = makeHedgeDelay()
+    for (let i = 0; i < 50; i++) {
+      fast.observe("eu", 1)
+      slow.observe("eu", 60_000)
+    }
+    assert.strictEqual(fast.delayFor("eu"), defaultHedgeDelay.minMs)
+    assert.strictEqual(slow.delayFor("eu"), defaultHedgeDelay.maxMs)
+  })
+
+  it("forgets the oldest answers: a region that became slow is seen as slow", () => {
+    const hedge = makeHedgeDelay({ ...defaultHedgeDelay, window: 40 })
+    for (let i = 0; i < 40; i++) hedge.observe("eu", 30)
+    assert.strictEqual(hedge.delayFor("eu"), 30)
+    for (let i = 0; i < 40; i++) hedge.observe("eu", 900)
+    assert.strictEqual(hedge.delayFor("eu"), 900)
+  })
+})
