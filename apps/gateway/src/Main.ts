@@ -63,6 +63,17 @@ const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
   none: LogLevel.None
 }
 
+/**
+ * Where the gateway's client defaults differ from a CLI's: a gateway serves many callers at once, so a
+ * region that starts to hang must not hold each of them for a whole attempt timeout. Calls race the other
+ * region after a delay learned from recent answer times, and an attempt gives up sooner. The variables of
+ * the same names override them.
+ */
+export const clientDefaults = {
+  CONVOCORE_HEDGE_DELAY: "adaptive",
+  CONVOCORE_ATTEMPT_TIMEOUT: "3s"
+} as const
+
 const withFallbacks = (provider: ConfigProvider.ConfigProvider, fallbacks: ReadonlyMap<string, string>) =>
   provider.pipe(ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(fallbacks))))
 
@@ -106,7 +117,7 @@ const serve = (sandboxFlag: boolean) =>
 
     let demoHint = false
     let sandboxUrls: { readonly euUrl: string; readonly naUrl: string } | undefined
-    const fallbacks = new Map<string, string>()
+    const fallbacks = new Map<string, string>(Object.entries(clientDefaults))
     if (settings.sandbox) {
       const sandbox = yield* Effect.mapError(
         DemoSandbox.start,

@@ -60,8 +60,11 @@ export interface ConvocoreSettings {
   readonly backoffBaseMs: number
   readonly backoffMaxMs: number
   readonly retryAfterCapMs: number
-  /** When set, a call races the other region after this delay (hedging); the loser is interrupted. */
-  readonly hedgeDelayMs: number | undefined
+  /**
+   * When set, a call races the other region after this delay (hedging) and the loser is interrupted;
+   * `adaptive`: after a delay learned from the region's recent answer times (./HedgeDelay.ts).
+   */
+  readonly hedgeDelayMs: number | "adaptive" | undefined
   readonly breaker: BreakerSettings
   /** Default concurrency of the many-ids stream. */
   readonly concurrency: number
@@ -88,7 +91,8 @@ export interface ConvocoreConfigInput {
   readonly backoffBase?: DurationSetting | undefined
   readonly backoffMax?: DurationSetting | undefined
   readonly retryAfterCap?: DurationSetting | undefined
-  readonly hedgeDelay?: DurationSetting | undefined
+  /** A duration, or `"adaptive"` for a delay learned from recent answer times. */
+  readonly hedgeDelay?: DurationSetting | "adaptive" | undefined
   readonly breakerThreshold?: number | undefined
   readonly breakerCooldown?: DurationSetting | undefined
   readonly breakerCooldownMax?: DurationSetting | undefined
@@ -193,6 +197,11 @@ const duration =
     })
   }
 
+const hedgeDelay: Decode<Duration.DurationInput, number | "adaptive"> = (input) =>
+  typeof input === "string" && /^\s*(adaptive|auto)\s*$/i.test(input)
+    ? Either.right("adaptive")
+    : Either.mapLeft(duration("non-negative")(input), (message) => `${message} (or "adaptive")`)
+
 const count =
   (min: number): Decode<number, number> =>
   (input) => {
@@ -280,7 +289,7 @@ export const configWith = (
     backoffBaseMs: millis("backoffBase", "non-negative"),
     backoffMaxMs: millis("backoffMax", "non-negative"),
     retryAfterCapMs: millis("retryAfterCap", "non-negative"),
-    hedgeDelayMs: setting("hedgeDelay", duration("non-negative"), given.hedgeDelay),
+    hedgeDelayMs: setting("hedgeDelay", hedgeDelay, given.hedgeDelay),
     failureThreshold: withDefault(
       setting("breakerThreshold", count(1), given.breakerThreshold),
       defaults.breakerThreshold

@@ -27,6 +27,7 @@ import * as AttemptTimer from "./AttemptTimer.js"
 import { CircuitBreaker, logOpened } from "./CircuitBreaker.js"
 import { ConvocoreConfig, type RegionPolicy } from "./ConvocoreConfig.js"
 import * as Decide from "./Decide.js"
+import { makeHedgeDelay } from "./HedgeDelay.js"
 import * as Spans from "./Spans.js"
 import type { Attempt, Target } from "./Trail.js"
 import { userAgent } from "./version.js"
@@ -40,8 +41,11 @@ export interface CallOptions {
   readonly deadline?: Duration.DurationInput | undefined
   readonly attemptTimeout?: Duration.DurationInput | undefined
   readonly maxAttempts?: number | undefined
-  /** Race the other region after this delay; `false` turns off a configured hedge. */
-  readonly hedgeDelay?: Duration.DurationInput | false | undefined
+  /**
+   * Race the other region after this delay (`adaptive`: a delay learned from recent answer times); `false`
+   * turns off a configured hedge.
+   */
+  readonly hedgeDelay?: Duration.DurationInput | "adaptive" | false | undefined
   /** The bearer token for this call, instead of the configured key (a gateway's caller's token, say). */
   readonly credentials?: Redacted.Redacted<string> | undefined
   /** Headers sent with every attempt of this call (a request id, say). */
@@ -103,6 +107,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
       const transport = yield* HttpClient.HttpClient
       const breaker = yield* CircuitBreaker
       const timer = yield* AttemptTimer.make
+      const learnedDelay = makeHedgeDelay()
       const homeRegions = new Map<string, Target>()
 
       const baseUrl = (target: Target) =>
@@ -161,12 +166,14 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             options.attemptTimeout === undefined
               ? settings.attemptTimeoutMs
               : Duration.toMillis(options.attemptTimeout)
-          const hedgeDelayMs =
+          const hedge =
             options.hedgeDelay === false
               ? undefined
-              : options.hedgeDelay === undefined
-                ? settings.hedgeDelayMs
+              : options.hedgeDelay === undefined || options.hedgeDelay === "adaptive"
+                ? (options.hedgeDelay ?? settings.hedgeDelayMs)
                 : Duration.toMillis(options.hedgeDelay)
+          const hedgeDelayFor = (target: Target) =>
+            hedge === "adaptive" ? learnedDelay.delayFor(target) : hedge
 
           const clock = yield* Effect.clock
           const startedAt = clock.unsafeCurrentTimeMillis()
@@ -213,6 +220,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 ...(code === undefined ? {} : { code }),
                 ms: now - startMs
               })
+              // Any answer shows how long the region takes to respond: what an adaptive hedge waits for.
+              if (response !== undefined) learnedDelay.observe(at.target, now - startMs)
               const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
               if (result._tag === "Succeeded") return Effect.succeed(result)
               // Effect drops a debug line below the minimum level anyway; checking first also skips
@@ -318,6 +327,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
           /** One attempt, or with hedging a race of the target and (after the delay) the other region. */
           const attemptAt = (target: Target): Effect.Effect<AttemptResult<A>> => {
             const alternative = Decide.alternative(plan, target)
+            const hedgeDelayMs = hedgeDelayFor(target)
             if (hedgeDelayMs === undefined || alternative === undefined || state.attempts > 0) {
               return Effect.suspend(() => {
                 acquire(target)

@@ -8,6 +8,22 @@ const fromEnv = (env: Record<string, string>) =>
 const key = "vg_SECRET_test_key_123"
 
 describe("ConvocoreConfig", () => {
+  it.effect("CONVOCORE_HEDGE_DELAY: a duration, or adaptive; anything else names the variable", () =>
+    Effect.gen(function* () {
+      const adaptive = Either.getOrThrow(
+        yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_HEDGE_DELAY: "adaptive" })
+      )
+      assert.strictEqual(adaptive.hedgeDelayMs, "adaptive")
+      const fixed = Either.getOrThrow(
+        yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_HEDGE_DELAY: "250ms" })
+      )
+      assert.strictEqual(fixed.hedgeDelayMs, 250)
+      const wrong = yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_HEDGE_DELAY: "soon" })
+      assert.isTrue(Either.isLeft(wrong))
+      if (Either.isLeft(wrong)) assert.match(String(wrong.left), /CONVOCORE_HEDGE_DELAY: .*or "adaptive"/)
+    })
+  )
+
   it.effect("only the key set: every default of docs/design.md", () =>
     Effect.gen(function* () {
       const settings = Either.getOrThrow(yield* fromEnv({ CONVOCORE_API_KEY: key }))

@@ -3,8 +3,9 @@
  * region policies, hedging, and what reaches the transport.
  */
 import { seedExampleResponse } from "@convocore-effect/schema"
+import { HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Fiber, TestClock } from "effect"
+import { Clock, Effect, Either, Fiber, TestClock } from "effect"
 import { CircuitBreaker, Convocore, userAgent } from "../src/index.js"
 import { outline, runTraced } from "./services/Run.js"
 import { clientLayer, errorReply, ok, ref, SECRET } from "./services/ScriptedTransport.js"
@@ -305,6 +306,32 @@ describe("hedging", () => {
       assert.strictEqual(sent.length, 1)
     }).pipe(Effect.provide(layer))
   })
+
+  it.effect(
+    "adaptive: the delay follows the region's recent answer times, so a region that hangs is raced soon",
+    () => {
+      let hanging = false
+      const slowThenHanging = clientLayer(
+        (region) => (request) =>
+          region === "eu" && hanging
+            ? Effect.never
+            : Effect.as(Effect.sleep("80 millis"), HttpClientResponse.fromWeb(request, ok())),
+        { hedgeDelay: "adaptive" }
+      )
+      return Effect.gen(function* () {
+        // Before 20 answers the delay is the initial 500 ms; these 20 each take 80 ms.
+        for (let i = 0; i < 20; i++) yield* runTraced()
+        hanging = true
+        const { result, attempts, endedAt } = yield* Effect.flatMap(Clock.currentTimeMillis, (start) =>
+          Effect.map(runTraced(), (traced) => ({ ...traced, endedAt: traced.endedAt - start }))
+        )
+        assert.isTrue(Either.isRight(result))
+        assert.deepStrictEqual(outline(attempts), ["na:ok", "eu:interrupted"])
+        // Raced after EU's 95th percentile (80 ms), answered 80 ms later: not after a 500 ms or 10 s wait.
+        assert.strictEqual(endedAt, 160)
+      }).pipe(Effect.provide(slowThenHanging.layer))
+    }
+  )
 })
 
 describe("what reaches the transport", () => {
