@@ -30,6 +30,19 @@ export interface GatewaySettings {
   }
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   readonly shutdownTimeoutMs: number
+  /** What a connection may take, so that slow or abusive clients cannot hold the gateway. */
+  readonly connections: {
+    /** A request's headers must arrive within this; a connection dribbling them is cut. */
+    readonly headersTimeoutMs: number
+    /** A whole request (headers and body) must arrive within this. */
+    readonly requestTimeoutMs: number
+    /** An idle kept-alive connection is closed after this. */
+    readonly keepAliveTimeoutMs: number
+    /** Requests served on one connection before it is closed; 0: no limit. */
+    readonly maxRequestsPerSocket: number
+    /** Open connections at most; past it a new connection is closed at once. */
+    readonly maxConnections: number
+  }
   /** Start the sandbox's EU and NA listeners in-process and use them as upstream (demo mode). */
   readonly sandbox: boolean
 }
@@ -41,7 +54,12 @@ export const defaults = {
   cacheMaxBytes: 128 * 1024 * 1024,
   cacheTtlMs: 30_000,
   staleIfErrorMs: 5 * 60_000,
-  shutdownTimeoutMs: 25_000
+  shutdownTimeoutMs: 25_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxRequestsPerSocket: 1_000,
+  maxConnections: 4_096
 } as const
 
 /** Every variable the gateway itself reads, for `--help`, the README and error messages. */
@@ -55,6 +73,11 @@ export const variables = {
   cacheTtl: "GATEWAY_CACHE_TTL",
   staleIfError: "GATEWAY_STALE_IF_ERROR",
   shutdownTimeout: "GATEWAY_SHUTDOWN_TIMEOUT",
+  headersTimeout: "GATEWAY_HEADERS_TIMEOUT",
+  requestTimeout: "GATEWAY_REQUEST_TIMEOUT",
+  keepAliveTimeout: "GATEWAY_KEEP_ALIVE_TIMEOUT",
+  maxRequestsPerSocket: "GATEWAY_MAX_REQUESTS_PER_CONNECTION",
+  maxConnections: "GATEWAY_MAX_CONNECTIONS",
   sandbox: "GATEWAY_SANDBOX",
   apiKey: "CONVOCORE_API_KEY"
 } as const
@@ -73,6 +96,11 @@ export interface RawSettings {
   readonly cacheTtl: string | undefined
   readonly staleIfError: string | undefined
   readonly shutdownTimeout: string | undefined
+  readonly headersTimeout: string | undefined
+  readonly requestTimeout: string | undefined
+  readonly keepAliveTimeout: string | undefined
+  readonly maxRequestsPerSocket: string | undefined
+  readonly maxConnections: string | undefined
   readonly sandbox: string | undefined
   /** Only whether it is set matters here; the client reads its value. */
   readonly apiKeySet: boolean
@@ -90,6 +118,11 @@ export const raw: Config.Config<RawSettings> = Config.all({
   cacheTtl: optionalString(variables.cacheTtl),
   staleIfError: optionalString(variables.staleIfError),
   shutdownTimeout: optionalString(variables.shutdownTimeout),
+  headersTimeout: optionalString(variables.headersTimeout),
+  requestTimeout: optionalString(variables.requestTimeout),
+  keepAliveTimeout: optionalString(variables.keepAliveTimeout),
+  maxRequestsPerSocket: optionalString(variables.maxRequestsPerSocket),
+  maxConnections: optionalString(variables.maxConnections),
   sandbox: optionalString(variables.sandbox),
   apiKeySet: Config.map(
     Config.all([
@@ -210,6 +243,29 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
       staleIfErrorMs: duration(variables.staleIfError, input.staleIfError, defaults.staleIfErrorMs)
     },
     shutdownTimeoutMs: duration(variables.shutdownTimeout, input.shutdownTimeout, defaults.shutdownTimeoutMs),
+    connections: {
+      headersTimeoutMs: duration(variables.headersTimeout, input.headersTimeout, defaults.headersTimeoutMs),
+      requestTimeoutMs: duration(variables.requestTimeout, input.requestTimeout, defaults.requestTimeoutMs),
+      keepAliveTimeoutMs: duration(
+        variables.keepAliveTimeout,
+        input.keepAliveTimeout,
+        defaults.keepAliveTimeoutMs
+      ),
+      maxRequestsPerSocket: integer(
+        variables.maxRequestsPerSocket,
+        input.maxRequestsPerSocket,
+        defaults.maxRequestsPerSocket,
+        0,
+        Number.MAX_SAFE_INTEGER
+      ),
+      maxConnections: integer(
+        variables.maxConnections,
+        input.maxConnections,
+        defaults.maxConnections,
+        1,
+        1_000_000
+      )
+    },
     sandbox
   }
   return problems.length === 0 ? Either.right(settings) : Either.left(problems)

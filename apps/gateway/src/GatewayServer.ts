@@ -149,7 +149,17 @@ export const startWith = <E>(
   options: StartOptions = {}
 ): Effect.Effect<RunningGateway, E | HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function* () {
-    const server = new GatewayHttpServer()
+    const limits = settings.connections
+    // Node checks the headers and request deadlines only every `connectionsCheckingInterval` (30 s by
+    // default); a second keeps a connection dribbling its headers from outliving its deadline by much.
+    const server = new GatewayHttpServer({
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs)
+    })
+    server.maxRequestsPerSocket = limits.maxRequestsPerSocket
+    server.maxConnections = limits.maxConnections
     const context = yield* Layer.build(layerWith(settings, upstream, server))
     const runtime = yield* Effect.runtime<never>()
     const logRequests = LogLevel.lessThanEqual(

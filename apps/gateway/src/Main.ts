@@ -1,7 +1,8 @@
 /**
  * The `convocore-gateway` program: read and validate the configuration (exit 2 with every problem listed,
  * no stack trace), start the sandbox in demo mode, serve, and on SIGTERM or SIGINT drain: stop accepting
- * connections, let the requests in flight finish (up to GATEWAY_SHUTDOWN_TIMEOUT), then exit 0.
+ * connections, let the requests in flight finish (up to GATEWAY_SHUTDOWN_TIMEOUT), then exit 0 (1 when
+ * the timeout had to answer some of them with 503).
  */
 import { configWith as clientConfigWith } from "@convocore-effect/client"
 import { Excerpt } from "@convocore-effect/schema"
@@ -45,11 +46,14 @@ Environment (see README.md for the full table):
   ${variables.apiKey}            own-key mode: the gateway's own Convocore key
   ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
   ${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL
+  ${variables.headersTimeout}, ${variables.requestTimeout}, ${variables.keepAliveTimeout},
+  ${variables.maxRequestsPerSocket}, ${variables.maxConnections}
+                                 limits on slow and abusive clients
   CONVOCORE_REGION, CONVOCORE_EU_URL, CONVOCORE_NA_URL, CONVOCORE_BASE_URL, CONVOCORE_DEADLINE, ...
                                  upstream settings, read as the Convocore client and CLI read them
 `
 
-/** Exit codes: 0 stopped cleanly, 1 could not run, 2 invalid usage or configuration. */
+/** Exit codes: 0 stopped cleanly, 1 could not run or the drain was cut short, 2 invalid usage or configuration. */
 export type ExitCode = 0 | 1 | 2
 
 const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Layer, TestClock } from "effect"
 import { GatewayConfig, type RawSettings, validate } from "../src/GatewayConfig.js"
 import { type Entry, LruStore, ResponseCache } from "../src/ResponseCache.js"
+import { nothingSet } from "./services/Stack.js"
 
 const entry = (size: number, expiresAt = 1000, staleUntil = 2000): Entry => ({
   body: new Uint8Array(size),
@@ -13,19 +14,7 @@ const entry = (size: number, expiresAt = 1000, staleUntil = 2000): Entry => ({
   staleUntil
 })
 
-const raw: RawSettings = {
-  port: undefined,
-  host: undefined,
-  auth: undefined,
-  callerTokens: undefined,
-  cacheMaxEntries: "3",
-  cacheMaxBytes: undefined,
-  cacheTtl: "10s",
-  staleIfError: "1m",
-  shutdownTimeout: undefined,
-  sandbox: undefined,
-  apiKeySet: false
-}
+const raw: RawSettings = { ...nothingSet, cacheMaxEntries: "3", cacheTtl: "10s", staleIfError: "1m" }
 
 const cacheLayer = ResponseCache.layer.pipe(
   Layer.provide(GatewayConfig.layer(Either.getOrThrow(validate(raw))))

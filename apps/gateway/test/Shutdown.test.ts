@@ -71,7 +71,10 @@ describe("the bundled binary", () => {
         ensureBuilt()
         const gateway = yield* startBundle({
           CONVOCORE_SANDBOX_API_KEYS: tenantKey,
-          CONVOCORE_SANDBOX_FAULT_EU: "latency=3s"
+          // Both regions slow: the gateway's hedge to the other region must not answer before the signal.
+          // Under the gateway's 3 s attempt timeout, so that the answers are documents.
+          CONVOCORE_SANDBOX_FAULT_EU: "latency=2s",
+          CONVOCORE_SANDBOX_FAULT_NA: "latency=2s"
         })
         const headers = { authorization: `Bearer ${tenantKey}` }
         // Distinct ids, so that each is its own upstream call held by the slow region.
@@ -138,6 +141,7 @@ describe("the bundled binary", () => {
         const gateway = yield* startBundle({
           CONVOCORE_SANDBOX_API_KEYS: tenantKey,
           CONVOCORE_SANDBOX_FAULT_EU: "latency=4s",
+          CONVOCORE_SANDBOX_FAULT_NA: "latency=4s",
           GATEWAY_SHUTDOWN_TIMEOUT: "1500ms"
         })
         const headers = { authorization: `Bearer ${tenantKey}` }

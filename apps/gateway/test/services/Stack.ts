@@ -25,6 +25,11 @@ export const nothingSet: RawSettings = {
   cacheTtl: undefined,
   staleIfError: undefined,
   shutdownTimeout: undefined,
+  headersTimeout: undefined,
+  requestTimeout: undefined,
+  keepAliveTimeout: undefined,
+  maxRequestsPerSocket: undefined,
+  maxConnections: undefined,
   sandbox: undefined,
   apiKeySet: false
 }
