@@ -11,8 +11,14 @@
  * All time goes through Effect's `Clock`, so `TestClock` drives every wait and timeout in tests.
  */
 import { AllRegionsFailed, type ConvocoreError, InvalidInput, type Region } from "@convocore-effect/schema"
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import {
+  HttpClient,
+  type HttpClientError,
+  HttpClientRequest,
+  type HttpClientResponse
+} from "@effect/platform"
 import { Duration, Effect, Either, Fiber, FiberRef, LogLevel, Option, Random, type Redacted } from "effect"
+import * as AttemptLimit from "./AttemptLimit.js"
 import {
   type AttemptAt,
   type AttemptResult,
@@ -75,6 +81,12 @@ export interface Traced<A> {
   readonly response: Received | undefined
 }
 
+/** An exchange that completed: the answer's head, and its body or why the body could not be read. */
+interface Exchanged {
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly body: Either.Either<ArrayBuffer, HttpClientError.ResponseError>
+}
+
 /** A call with nothing to authenticate with is refused before anything is sent. */
 const noCredentials = new InvalidInput({
   field: "credentials",
@@ -108,6 +120,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
       const breaker = yield* CircuitBreaker
       const timer = yield* AttemptTimer.make
       const learnedDelay = makeHedgeDelay()
+      // Learned from each attempt: whether the transport enforces attempt limits itself (./AttemptLimit.ts).
+      let transportTimesAttempts = false
       const homeRegions = new Map<string, Target>()
 
       const baseUrl = (target: Target) =>
@@ -254,38 +268,61 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const remaining = plan.deadlineAt - startMs
               const byDeadline = remaining <= attemptTimeoutMs
               const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
-              const exchange = Effect.flatMap(
-                transport.execute(requestFor(target, call, options)),
-                (response) => Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
+              const limit: AttemptLimit.AttemptLimit = { ms: limitMs, honoured: false }
+              const exchange = Effect.locally(
+                Effect.flatMap(transport.execute(requestFor(target, call, options)), (response) =>
+                  Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
+                ),
+                AttemptLimit.currentAttemptLimit,
+                limit
               )
-              const attempt = timer.timeoutOption(Effect.either(exchange), limitMs).pipe(
-                Effect.flatMap(
-                  Option.match({
-                    onNone: () => Effect.succeedNone,
-                    onSome: (exchanged) => Effect.map(exchanged, Option.some)
+              // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does.
+              const timed: Effect.Effect<
+                Option.Option<Exchanged>,
+                HttpClientError.HttpClientError
+              > = transportTimesAttempts
+                ? Effect.map(exchange, Option.some)
+                : Effect.flatMap(
+                    timer.timeoutOption(Effect.either(exchange), limitMs),
+                    Option.match({
+                      onNone: () => Effect.succeedNone,
+                      onSome: (exchanged) => Effect.map(exchanged, Option.some)
+                    })
+                  )
+              const timeout = () =>
+                withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
+              const attempt = timed.pipe(
+                Effect.ensuring(
+                  Effect.sync(() => {
+                    transportTimesAttempts = limit.honoured
                   })
                 ),
                 Effect.map(
                   Option.match({
-                    onNone: () =>
-                      withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline })),
+                    onNone: timeout,
                     onSome: ({ response, body }) =>
-                      withoutStackTraces(() =>
-                        interpret(
-                          at,
-                          {
-                            status: response.status,
-                            headers: response.headers,
-                            body: Either.map(body, (bytes) => new Uint8Array(bytes))
-                          },
-                          call.decode,
-                          clock.unsafeCurrentTimeMillis()
-                        )
-                      )
+                      Either.isLeft(body) && AttemptLimit.isExceeded(body.left.cause)
+                        ? timeout()
+                        : withoutStackTraces(() =>
+                            interpret(
+                              at,
+                              {
+                                status: response.status,
+                                headers: response.headers,
+                                body: Either.map(body, (bytes) => new Uint8Array(bytes))
+                              },
+                              call.decode,
+                              clock.unsafeCurrentTimeMillis()
+                            )
+                          )
                   })
                 ),
                 Effect.catchAll((error) =>
-                  Effect.succeed(withoutStackTraces(() => transportFailed(at, error)))
+                  Effect.succeed(
+                    AttemptLimit.isExceeded(error.cause)
+                      ? timeout()
+                      : withoutStackTraces(() => transportFailed(at, error))
+                  )
                 ),
                 Effect.flatMap((result) => settle(at, startMs, result)),
                 Effect.onInterrupt(() =>

@@ -23,6 +23,7 @@ import {
 } from "@effect/platform"
 import { Effect, Either, Inspectable, Layer, Option, Stream } from "effect"
 import { type Dispatcher, Pool } from "undici"
+import { type AttemptLimit, AttemptLimitExceeded, currentAttemptLimit } from "./AttemptLimit.js"
 import { withoutStackTraces } from "./withoutStackTraces.js"
 
 const utf8 = new TextDecoder()
@@ -70,7 +71,10 @@ class RequestAbort {
   }
 }
 
-/** Why an exchange was aborted: the attempt's time limit, or the attempt's fiber was interrupted. */
+/** The longest delay `setTimeout` takes: 2^31 - 1 ms. */
+const maxTimerMs = 2 ** 31 - 1
+
+/** Why an exchange was aborted: the attempt's fiber was interrupted. */
 class ExchangeAborted extends Error {
   override readonly name = "ExchangeAborted"
 }
@@ -86,12 +90,19 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
-    private readonly source: Dispatcher.ResponseData
+    private readonly source: Dispatcher.ResponseData,
+    /** Called once the body has been read (or failed): the exchange's time limit no longer applies. */
+    private readonly settled: () => void = () => {}
   ) {
     super()
     this.status = source.statusCode
     // A body error surfaces through the read; without a listener it would also crash the process.
     source.body.on("error", ignoreError)
+  }
+
+  /** Stops the body where it is, so that a read in progress fails with `reason` and the socket is freed. */
+  abandon(reason: Error) {
+    this.source.body.destroy(reason)
   }
 
   get headers(): Headers.Headers {
@@ -117,7 +128,10 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
   /** The body's bytes, read once whoever asks first. */
   readBytes(): Promise<ArrayBuffer> {
-    this.bytes ??= this.source.body.arrayBuffer()
+    if (this.bytes === undefined) {
+      this.bytes = this.source.body.arrayBuffer()
+      this.bytes.then(this.settled, this.settled)
+    }
     return this.bytes
   }
 
@@ -276,17 +290,48 @@ export class OriginPools implements RequestDispatcher {
 
 /** An `HttpClient` over the given undici dispatcher. */
 export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
-  const execute = (request: HttpClientRequest.HttpClientRequest) =>
+  const exchange = (request: HttpClientRequest.HttpClientRequest, limit: AttemptLimit | undefined) =>
     Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
       const signal = new RequestAbort()
       const options = undiciOptions(request, signal)
       if (Either.isLeft(options)) return resume(Effect.fail(options.left))
+      let response: UndiciResponse | undefined
+      // The attempt's limit covers the head and the whole body: one timer, cleared when the body is read.
+      // A limit past what `setTimeout` can count (about 24.8 days; Node would fire it after 1 ms) is no
+      // limit, as it is for Effect's own `sleep`.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      if (limit !== undefined) {
+        limit.honoured = true
+        if (limit.ms <= maxTimerMs) {
+          timer = setTimeout(() => {
+            const exceeded = new AttemptLimitExceeded(limit.ms)
+            if (response === undefined) {
+              resume(Effect.fail(transportError(request, exceeded)))
+              signal.abortSoon(exceeded)
+            } else response.abandon(exceeded)
+          }, limit.ms)
+        }
+      }
       dispatcher.request(options.right).then(
-        (response) => resume(Effect.succeed(new UndiciResponse(request, response))),
-        (cause: unknown) => resume(Effect.fail(transportError(request, cause)))
+        (source) => {
+          response = new UndiciResponse(request, source, () => clearTimeout(timer))
+          resume(Effect.succeed(response))
+        },
+        (cause: unknown) => {
+          clearTimeout(timer)
+          resume(Effect.fail(transportError(request, cause)))
+        }
       )
-      return Effect.sync(() => signal.abortSoon(new ExchangeAborted("The request was interrupted")))
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        signal.abortSoon(new ExchangeAborted("The request was interrupted"))
+      })
     })
+
+  const execute = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((fiber) =>
+      exchange(request, fiber.getFiberRef(currentAttemptLimit))
+    )
 
   return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (prepared) => Effect.flatMap(prepared, execute),

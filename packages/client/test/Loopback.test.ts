@@ -166,6 +166,39 @@ describe.each(transports)("over loopback HTTP with %s", (_, transport) => {
     }).pipe(Effect.timeout("20 seconds"))
   )
 
+  it.scopedLive("once an attempt has run, later ones are timed as well: a hang and a trickling body", () =>
+    Effect.gen(function* () {
+      let served = 0
+      const server = createServer((_, res) => {
+        served++
+        const body = JSON.stringify(seedExampleResponse)
+        if (served === 1) {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(body)
+        } else if (served === 3) {
+          res.writeHead(200, { "content-type": "application/json", "content-length": String(body.length) })
+          res.write(body.slice(0, 10))
+        }
+        // The second request is never answered; the third's body never ends.
+      })
+      const port = yield* listenScoped(server)
+      const layer = singleEndpoint(port, { maxAttempts: 1, attemptTimeout: "300 millis" })
+      yield* Effect.gen(function* () {
+        const convocore = yield* Convocore
+        const get = convocore.getConversation({ agentId: "agent123", convoId: "convo456" })
+        yield* get
+        for (const _ of ["hang", "trickle"]) {
+          const started = Date.now()
+          const error = yield* Effect.flip(get)
+          const elapsed = Date.now() - started
+          assert.isTrue(error._tag === "Timeout" && error.scope === "attempt", JSON.stringify(error))
+          assert.isAtLeast(elapsed, 290)
+          assert.isBelow(elapsed, 5_000)
+        }
+      }).pipe(Effect.provide(layer))
+    }).pipe(Effect.timeout("20 seconds"))
+  )
+
   /** A server that takes requests and never answers; `closed` completes when a request's connection ends. */
   const silentServer = Effect.gen(function* () {
     const arrived = yield* Deferred.make<void>()
