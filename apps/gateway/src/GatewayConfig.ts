@@ -14,12 +14,23 @@ import * as Config from "effect/Config"
  */
 export type AuthMode = "forward" | "own-key"
 
+/** A route the gateway passes on in own-key mode: a method (or `*`) and a path where `*` is one segment. */
+export interface RoutePattern {
+  readonly method: string
+  readonly path: string
+}
+
+/** Own-key mode passes on only the read routes the gateway serves, unless `GATEWAY_ALLOW_ROUTES` says more. */
+export const servedReadRoutes: ReadonlyArray<RoutePattern> = [{ method: "GET", path: "/v3/agents/*/convos" }]
+
 export interface GatewaySettings {
   readonly host: string
   readonly port: number
   readonly auth: AuthMode
   /** Accepted caller tokens (own-key mode only). */
   readonly callerTokens: ReadonlyArray<Redacted.Redacted<string>>
+  /** Own-key mode: the routes beyond the conversation route that are passed on with the gateway's key. */
+  readonly allowRoutes: ReadonlyArray<RoutePattern>
   readonly cache: {
     readonly maxEntries: number
     readonly maxBytes: number
@@ -68,6 +79,7 @@ export const variables = {
   host: "HOST",
   auth: "GATEWAY_AUTH",
   callerTokens: "GATEWAY_CALLER_TOKENS",
+  allowRoutes: "GATEWAY_ALLOW_ROUTES",
   cacheMaxEntries: "GATEWAY_CACHE_MAX_ENTRIES",
   cacheMaxBytes: "GATEWAY_CACHE_MAX_BYTES",
   cacheTtl: "GATEWAY_CACHE_TTL",
@@ -91,6 +103,7 @@ export interface RawSettings {
   readonly host: string | undefined
   readonly auth: string | undefined
   readonly callerTokens: Redacted.Redacted<string> | undefined
+  readonly allowRoutes: string | undefined
   readonly cacheMaxEntries: string | undefined
   readonly cacheMaxBytes: string | undefined
   readonly cacheTtl: string | undefined
@@ -113,6 +126,7 @@ export const raw: Config.Config<RawSettings> = Config.all({
   host: optionalString(variables.host),
   auth: optionalString(variables.auth),
   callerTokens: Config.map(Config.option(Config.redacted(variables.callerTokens)), Option.getOrUndefined),
+  allowRoutes: optionalString(variables.allowRoutes),
   cacheMaxEntries: optionalString(variables.cacheMaxEntries),
   cacheMaxBytes: optionalString(variables.cacheMaxBytes),
   cacheTtl: optionalString(variables.cacheTtl),
@@ -219,11 +233,25 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
     )
   }
 
+  const allowRoutes = [...servedReadRoutes]
+  for (const entry of (input.allowRoutes ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0)) {
+    const match = /^([A-Za-z]+|\*)\s+(\/v3\/\S*)$/.exec(entry)
+    if (match === null)
+      problems.push(
+        `${variables.allowRoutes}: ${Excerpt.quote(entry)} is not "METHOD /v3/path" (* for one segment)`
+      )
+    else allowRoutes.push({ method: match[1]!.toUpperCase(), path: match[2]! })
+  }
+
   const settings: GatewaySettings = {
     host,
     port,
     auth,
     callerTokens: tokens.map((token) => Redacted.make(token)),
+    allowRoutes,
     cache: {
       maxEntries: integer(
         variables.cacheMaxEntries,

@@ -35,6 +35,8 @@ import type * as GatewayLogger from "./GatewayLogger.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
 import { OperationsLive } from "./Operations.js"
+import * as PassThrough from "./PassThrough.js"
+import { PassThrough as PassThroughService } from "./PassThrough.js"
 import { ResponseCache } from "./ResponseCache.js"
 import { Upstream } from "./Upstream.js"
 
@@ -100,12 +102,12 @@ export const layerWith = <E>(
   upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
   server: Http.Server
 ) => {
-  const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer).pipe(
+  const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer, PassThroughService.layer).pipe(
     Layer.provideMerge(upstream),
     Layer.provideMerge(GatewayMetrics.layer),
     Layer.provideMerge(GatewayConfig.layer(settings))
   )
-  return HttpApiBuilder.serve(requestLifecycle).pipe(
+  return HttpApiBuilder.serve((app) => requestLifecycle(PassThrough.around(app))).pipe(
     // Ids of up to 512 characters, percent-encoded, are longer than the router's default limit of 100; Node
     // refuses request lines past 16 KB before the router sees them, and the route validates the ids.
     Layer.provide(HttpRouter.setRouterConfig({ maxParamLength: 16 * 1024 })),

@@ -56,11 +56,16 @@ export const currentRequestId = FiberRef.unsafeMake<string | undefined>(undefine
 export const conversationRoute = /^\/v3\/agents\/[^/]+\/convos\/[^/]+\/?$/
 
 /** The route template a path belongs to: a bounded label set for metrics. */
+/** Whether a request is for the upstream as it is: any `/v3` route but the conversation route's GET. */
+export const passesThrough = (method: string, path: string): boolean =>
+  path.startsWith("/v3/") && !(method === "GET" && conversationRoute.test(path))
+
 export const routeOf = (path: string): string => {
   if (conversationRoute.test(path)) return "/v3/agents/:agentId/convos/:convoId"
   if (path === "/healthz" || path === "/readyz" || path === "/metrics" || path === "/openapi.json")
     return path
   if (path === "/docs" || path.startsWith("/docs/")) return "/docs"
+  if (path.startsWith("/v3/")) return "pass-through"
   return "unmatched"
 }
 
@@ -81,13 +86,7 @@ const quoted = (path: string) =>
 const routeNotFound = (method: string, path: string) => {
   if (!conversationRoute.test(path))
     return json(404, { error: { code: "NOT_FOUND", message: `Route ${method} ${quoted(path)} not found` } })
-  if (method !== "GET")
-    return json(
-      405,
-      { message: `Method ${method} not supported`, code: "METHOD_NOT_SUPPORTED" },
-      { allow: "GET" }
-    )
-  // The route's shape, yet the router matched nothing: its segments are not valid percent-encoding.
+  // The route's shape (other methods on it pass through to the upstream), yet the router matched nothing: its segments are not valid percent-encoding.
   return json(400, {
     message: "The agent or conversation id is not valid percent-encoding",
     code: "BAD_REQUEST",
@@ -99,7 +98,9 @@ const routeNotFound = (method: string, path: string) => {
  * The middleware the server applies around the whole `HttpApi` app. The platform writes the app's response
  * before a middleware gets it back, so headers and the 404 body are set in a pre-response handler.
  */
-export const requestLifecycle = (app: HttpApp.Default): HttpApp.Default<never, Lifecycle | GatewayMetrics> =>
+export const requestLifecycle = <R>(
+  app: HttpApp.Default<never, R>
+): HttpApp.Default<never, Lifecycle | GatewayMetrics | R> =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const lifecycle = yield* Lifecycle
@@ -120,37 +121,42 @@ export const requestLifecycle = (app: HttpApp.Default): HttpApp.Default<never, L
     } else {
       final = HttpServerResponse.empty({ status: 500 })
       yield* lifecycle.enter
-      yield* HttpApp.appendPreResponseHandler((_, response) =>
-        Effect.sync(() => {
-          // The router's own 404 (no route, or no such method on a route) has no body.
-          let answer =
-            response.status === 404 && response.body._tag === "Empty"
-              ? routeNotFound(request.method, path)
-              : response
-          answer = HttpServerResponse.setHeader(answer, "x-request-id", requestId)
-          if (answer.status === 401 && answer.headers["www-authenticate"] === undefined)
-            answer = HttpServerResponse.setHeader(
-              answer,
-              "www-authenticate",
-              'Bearer realm="convocore-gateway"'
-            )
-          // Connections left open during a drain would keep the listener from closing.
-          if (lifecycle.isDraining()) answer = HttpServerResponse.setHeader(answer, "connection", "close")
-          final = answer
-          return answer
-        })
-      )
-      yield* app.pipe(
+      let finished = false
+      const finish = (response: HttpServerResponse.HttpServerResponse) => {
+        // The router's own 404 (no route, or no such method on a route) has no body.
+        let answer =
+          response.status === 404 && response.body._tag === "Empty"
+            ? routeNotFound(request.method, path)
+            : response
+        answer = HttpServerResponse.setHeader(answer, "x-request-id", requestId)
+        if (answer.status === 401 && answer.headers["www-authenticate"] === undefined)
+          answer = HttpServerResponse.setHeader(
+            answer,
+            "www-authenticate",
+            'Bearer realm="convocore-gateway"'
+          )
+        // Connections left open during a drain would keep the listener from closing.
+        if (lifecycle.isDraining()) answer = HttpServerResponse.setHeader(answer, "connection", "close")
+        final = answer
+        finished = true
+        return answer
+      }
+      // The `HttpApi` router writes its answers itself, before returning: they are finished on the way out.
+      yield* HttpApp.appendPreResponseHandler((_, response) => Effect.sync(() => finish(response)))
+      const returned = yield* app.pipe(
         Effect.locally(currentRequestId, requestId),
         Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.void
-            : final.status === 500
-              ? Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId }))
-              : Effect.void
+          Effect.as(
+            Cause.isInterruptedOnly(cause) || final.status !== 500
+              ? Effect.void
+              : Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId })),
+            undefined
+          )
         ),
         Effect.ensuring(lifecycle.leave)
       )
+      // An answer made outside the router (the pass-through) is finished here.
+      if (!finished && returned !== undefined) finish(returned)
     }
     const seconds = (performance.now() - started) / 1000
     metrics.request(route, request.method, final.status, seconds)

@@ -43,6 +43,7 @@ Environment (see README.md for the full table):
   ${variables.port}, ${variables.host}            where to listen (default ${defaults.host}:${defaults.port})
   ${variables.auth}                forward (default) | own-key
   ${variables.callerTokens}       own-key mode: accepted caller tokens, comma-separated
+  ${variables.allowRoutes}        own-key mode: more routes passed on with the gateway's key
   ${variables.apiKey}            own-key mode: the gateway's own Convocore key
   ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
   ${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL

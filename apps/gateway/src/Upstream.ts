@@ -15,9 +15,9 @@ import {
   type Target,
   UndiciTransport
 } from "@convocore-effect/client"
-import type { ConvocoreError } from "@convocore-effect/schema"
-import type { HttpClient } from "@effect/platform"
-import { Clock, Context, Effect, Either, FiberRef, Layer, type Redacted } from "effect"
+import { type ConvocoreError, InvalidInput, TransportError } from "@convocore-effect/schema"
+import { HttpClient, HttpClientRequest, type HttpMethod } from "@effect/platform"
+import { Clock, Context, Effect, Either, FiberRef, Layer, type Redacted, type Stream } from "effect"
 import { GatewayMetrics, type RegionGauge } from "./GatewayMetrics.js"
 import { currentRequestId } from "./Lifecycle.js"
 
@@ -37,6 +37,29 @@ export type UpstreamResult =
       readonly response: Received | undefined
       readonly attempts: ReadonlyArray<Attempt>
     }
+
+/** A request for any other route of the API, passed on as it came. */
+export interface Forwarded {
+  readonly method: HttpMethod.HttpMethod
+  /** The path below `/v3` with its query string, as the caller sent them. */
+  readonly pathAndQuery: string
+  /** The caller's headers that describe its body (`content-type`, `content-length`). */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Stream.Stream<Uint8Array, unknown> | undefined
+  /** Forward mode: the caller's token; own-key mode: undefined (the gateway's key goes). */
+  readonly token: Redacted.Redacted<string> | undefined
+}
+
+/** The upstream's answer to a forwarded request, or why none came. */
+export type ForwardResult =
+  | {
+      readonly _tag: "Answer"
+      readonly status: number
+      readonly headers: Readonly<Record<string, string>>
+      readonly body: Uint8Array | Stream.Stream<Uint8Array, unknown>
+      readonly region: Target
+    }
+  | { readonly _tag: "Failure"; readonly error: ConvocoreError }
 
 export type BreakerView = "closed" | "half-open" | "open"
 
@@ -69,6 +92,11 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
       convoId: string,
       token: Redacted.Redacted<string> | undefined
     ) => Effect.Effect<UpstreamResult>
+    /**
+     * Any other route, passed on: a GET through the client's resilient call (retry, failover), any other
+     * method once, to the configured region, its body streamed both ways.
+     */
+    readonly forward: (request: Forwarded) => Effect.Effect<ForwardResult>
     /** The regions calls may use and the state of their breakers. */
     readonly health: Effect.Effect<ReadonlyArray<RegionHealth>>
   }
@@ -79,6 +107,8 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
     Effect.gen(function* () {
       const settings = yield* ConvocoreConfig
       const convocore = yield* Convocore
+      const resilient = yield* ResilientHttpClient
+      const transport = yield* HttpClient.HttpClient
       const breaker = yield* CircuitBreaker
       const metrics = yield* GatewayMetrics
       const targets: ReadonlyArray<Target> = settings.endpoints._tag === "Single" ? ["custom"] : ["eu", "na"]
@@ -122,6 +152,84 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
           } satisfies UpstreamResult
         })
 
+      const requestIdHeader = Effect.map(FiberRef.get(currentRequestId), (requestId) =>
+        requestId === undefined ? {} : { "x-request-id": requestId }
+      )
+      /** The region a call that must not be repeated goes to: the configured one (or the one base URL). */
+      const writeTarget: Target = settings.endpoints._tag === "Single" ? "custom" : settings.region
+      const writeBase =
+        settings.endpoints._tag === "Single"
+          ? settings.endpoints.url
+          : settings.endpoints.urls[settings.region]
+
+      const forwardRead = (request: Forwarded) =>
+        Effect.gen(function* () {
+          const traced = yield* resilient.execute({
+            path: request.pathAndQuery,
+            // Any JSON answer is passed on as it came; the caller reads it.
+            decode: Either.right,
+            options: { credentials: request.token, headers: yield* requestIdHeader }
+          })
+          const response = traced.response
+          if (response !== undefined)
+            return {
+              _tag: "Answer",
+              status: response.status,
+              headers: response.headers,
+              body: response.body,
+              region: response.region
+            } satisfies ForwardResult
+          return {
+            _tag: "Failure",
+            error: Either.isLeft(traced.result)
+              ? traced.result.left
+              : new InvalidInput({ field: "response", message: "no answer" })
+          } satisfies ForwardResult
+        })
+
+      const forwardWrite = (request: Forwarded) =>
+        Effect.gen(function* () {
+          const token = request.token ?? settings.apiKey
+          let outgoing = HttpClientRequest.make(request.method)(`${writeBase}${request.pathAndQuery}`).pipe(
+            HttpClientRequest.setHeaders({ ...(yield* requestIdHeader), accept: "application/json" }),
+            (r) => (token === undefined ? r : HttpClientRequest.bearerToken(r, token))
+          )
+          if (request.body !== undefined) {
+            const length = request.headers["content-length"]
+            outgoing = HttpClientRequest.bodyStream(outgoing, request.body, {
+              ...(request.headers["content-type"] === undefined
+                ? {}
+                : { contentType: request.headers["content-type"] }),
+              ...(length !== undefined && /^\d+$/.test(length) ? { contentLength: Number(length) } : {})
+            })
+          }
+          return yield* transport.execute(outgoing).pipe(
+            Effect.map(
+              (response): ForwardResult => ({
+                _tag: "Answer",
+                status: response.status,
+                headers: response.headers,
+                body: response.stream,
+                region: writeTarget
+              })
+            ),
+            Effect.catchAll((error) =>
+              Effect.succeed<ForwardResult>({
+                _tag: "Failure",
+                error: new TransportError({
+                  region: writeTarget,
+                  attempt: 1,
+                  phase: error._tag === "RequestError" ? "send" : "receive",
+                  message: `${request.method} to ${writeTarget} failed: ${error.message}`
+                })
+              })
+            )
+          )
+        })
+
+      const forward = (request: Forwarded) =>
+        request.method === "GET" || request.method === "HEAD" ? forwardRead(request) : forwardWrite(request)
+
       const health = Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.forEach(targets, (target) =>
           Effect.map(breaker.state(target), (state): RegionHealth => {
@@ -137,7 +245,7 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
         )
       )
 
-      return { getConversation, health }
+      return { getConversation, forward, health }
     })
   )
 
@@ -152,7 +260,7 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
       Layer.provide([breaker, transport, config])
     )
     const convocore = Convocore.DefaultWithoutDependencies.pipe(Layer.provide([resilient, config]))
-    return Upstream.layerFromClient.pipe(Layer.provide([convocore, breaker, config]))
+    return Upstream.layerFromClient.pipe(Layer.provide([convocore, resilient, breaker, config, transport]))
   }
 
   /** The production stack: over undici, through the client's transport. */

@@ -8,9 +8,12 @@
  * already gives every attempt its span, timeout and interruption, so this transport does only the
  * exchange: interruption aborts the request, or the body being read.
  *
- * It sends what the Convocore API needs: empty, byte and text bodies. Other body kinds fail as a
- * `RequestError` (reason `Encode`) instead of being sent wrong.
+ * It sends empty, byte, text and streamed bodies. Other body kinds (form data) fail as a `RequestError`
+ * (reason `Encode`) instead of being sent wrong.
  */
+
+import { Readable } from "node:stream"
+import type { ReadableStream as WebReadableStream } from "node:stream/web"
 import {
   Cookies,
   Headers,
@@ -190,8 +193,14 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
 const requestBody = (
   body: HttpClientRequest.HttpClientRequest["body"]
-): Either.Either<string | Uint8Array | null, string> => {
+): Either.Either<string | Uint8Array | Readable | null, string> => {
   switch (body._tag) {
+    case "Stream":
+      // Streamed as it is read (a proxied upload), not gathered first. Effect types its web stream with the
+      // DOM's `ReadableStream`, Node with its own; they are the same object at run time.
+      return Either.right(
+        Readable.fromWeb(Stream.toReadableStream(body.stream) as WebReadableStream<Uint8Array>)
+      )
     case "Empty":
       return Either.right(null)
     case "Uint8Array":

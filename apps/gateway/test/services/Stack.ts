@@ -20,6 +20,7 @@ export const nothingSet: RawSettings = {
   host: undefined,
   auth: undefined,
   callerTokens: undefined,
+  allowRoutes: undefined,
   cacheMaxEntries: undefined,
   cacheMaxBytes: undefined,
   cacheTtl: undefined,
