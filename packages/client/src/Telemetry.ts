@@ -63,15 +63,17 @@ export const layer = (options: LayerOptions): Layer.Layer<never> => {
  * for none. Variables it cannot use turn the export off with a warning that names them.
  */
 export const layerFromEnv = (
-  defaults: TelemetryConfig.Defaults & Pick<LayerOptions, "shutdownTimeout" | "exportInterval">,
+  defaults: TelemetryConfig.Defaults &
+    Pick<LayerOptions, "shutdownTimeout" | "exportInterval"> & {
+      /** Says what was wrong (default: a warning through Effect's logger). */
+      readonly onProblems?: ((message: string) => Effect.Effect<void>) | undefined
+    },
   env: TelemetryConfig.Environment = process.env
 ): Layer.Layer<never> =>
   Either.match(TelemetryConfig.fromEnv(env, defaults), {
     onLeft: (problems) =>
       Layer.effectDiscard(
-        Effect.logWarning(`telemetry off: ${problems.join("; ")}`).pipe(
-          Effect.annotateLogs({ module: "Telemetry" })
-        )
+        (defaults.onProblems ?? Effect.logWarning)(`telemetry off: ${problems.join("; ")}`)
       ),
     onRight: (options) =>
       options === undefined
