@@ -140,7 +140,10 @@ const shared = new Map(
 ) // path -> require id
 const pathOf = new Map([...shared].map(([path, id]) => [id, path]))
 for (const path of shared.keys())
-  if (!alsoShared.includes(path) && tree.metafile.inputs[Path.relative(process.cwd(), path)]?.format !== "esm")
+  if (
+    !alsoShared.includes(path) &&
+    tree.metafile.inputs[Path.relative(process.cwd(), path)]?.format !== "esm"
+  )
     throw new Error(`${path}: the commands can share ES modules only`)
 
 const exported = await build({
