@@ -85,20 +85,12 @@ const inProcess = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
  * most 2 seconds, so a collector that is down never holds a command longer than that.
  */
 const telemetry = (): Layer.Layer<never> =>
-  TelemetryConfig.isConfigured(process.env)
-    ? Layer.unwrapEffect(
-        Effect.map(
-          Effect.promise(() => import("@convocore-effect/client/Telemetry")),
-          (Telemetry) =>
-            Telemetry.layerFromEnv({
-              serviceName: "convocore",
-              serviceVersion: version,
-              shutdownTimeout: Duration.seconds(2),
-              onProblems: (message) => Output.stderr(`convocore: ${message}\n`)
-            })
-        )
-      )
-    : Layer.empty
+  TelemetryConfig.layerWhenConfigured({
+    serviceName: "convocore",
+    serviceVersion: version,
+    shutdownTimeout: Duration.seconds(2),
+    onProblems: (message) => Output.stderr(`convocore: ${message}\n`)
+  })
 
 export const layer = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
   (flags.sandbox ? inProcess(flags) : remote(flags)).pipe(Layer.provideMerge(telemetry()))

@@ -6,6 +6,7 @@
 
 import * as Http from "node:http"
 import type { ConvocoreSettings } from "@convocore-effect/client"
+import * as ClientMetrics from "@convocore-effect/client/ClientMetrics"
 import {
   HttpApiBuilder,
   HttpApiSwagger,
@@ -35,6 +36,7 @@ import type * as GatewayLogger from "./GatewayLogger.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
 import { OperationsLive } from "./Operations.js"
+import * as RequestTelemetry from "./RequestTelemetry.js"
 import { ResponseCache } from "./ResponseCache.js"
 import { Upstream } from "./Upstream.js"
 
@@ -161,6 +163,7 @@ export const startWith = <E>(
       cache: Context.get(context, ResponseCache),
       metrics: Context.get(context, GatewayMetrics),
       lifecycle: Context.get(context, Lifecycle),
+      recordHit: (yield* FiberRef.get(ClientMetrics.enabled)) ? RequestTelemetry.recordHit : undefined,
       log: !logRequests
         ? undefined
         : (options.requestLog ??

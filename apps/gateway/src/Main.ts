@@ -4,6 +4,7 @@
  * connections, let the requests in flight finish (up to GATEWAY_SHUTDOWN_TIMEOUT), then exit 0.
  */
 import { config as clientConfig } from "@convocore-effect/client"
+import * as TelemetryConfig from "@convocore-effect/client/TelemetryConfig"
 import {
   Cause,
   ConfigError,
@@ -194,6 +195,10 @@ export const main = async (argv: ReadonlyArray<string>): Promise<ExitCode> => {
   }
   const exit = await Effect.runPromiseExit(
     serve(flags.has("--sandbox")).pipe(
+      // Spans and metrics over OTLP when an OTEL_* variable asks for them; flushed after the drain.
+      Effect.provide(
+        TelemetryConfig.layerWhenConfigured({ serviceName: "convocore-gateway", serviceVersion: version })
+      ),
       Effect.provide(Layer.merge(GatewayLogger.layer, Logger.minimumLogLevel(level)))
     )
   )

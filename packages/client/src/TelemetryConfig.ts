@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry's standard exporter variables, read into options for `Telemetry.layer`. This module
  * imports no exporter: an app asks `isConfigured` first and loads `./Telemetry.js` only when it says
- * yes, so a process that exports nothing loads nothing for it.
+ * yes (`layerWhenConfigured` does both), so a process that exports nothing loads nothing for it.
  *
  * Read: OTEL_SDK_DISABLED, OTEL_EXPORTER_OTLP_ENDPOINT (a base URL: `/v1/traces` and `/v1/metrics` are
  * appended), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / _METRICS_ENDPOINT (full URLs, used as given),
@@ -9,7 +9,7 @@
  * (`k=v,k2=v2`, URL-encoded values), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (`k=v,...`).
  * Problems name the variable, never a header's value.
  */
-import { Either } from "effect"
+import { Effect, Either, Layer } from "effect"
 
 export type Environment = Readonly<Record<string, string | undefined>>
 export type Protocol = "http/protobuf" | "http/json"
@@ -104,3 +104,20 @@ export const fromEnv = (
     attributes
   })
 }
+
+/**
+ * `Telemetry.layerFromEnv(options)` when the environment asks for an export, importing ./Telemetry.js
+ * only then; an empty layer otherwise. What an app provides around its program.
+ */
+export const layerWhenConfigured = (
+  options: Parameters<typeof import("./Telemetry.js").layerFromEnv>[0],
+  env: Environment = process.env
+): Layer.Layer<never> =>
+  isConfigured(env)
+    ? Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("./Telemetry.js")),
+          (Telemetry) => Telemetry.layerFromEnv(options, env)
+        )
+      )
+    : Layer.empty
