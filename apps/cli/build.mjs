@@ -15,6 +15,7 @@
 // what it needs itself, exactly the exports the commands use. Nothing is bundled twice.
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises"
 import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import { brotliCompressSync, constants as zlib } from "node:zlib"
 import { build, transform } from "esbuild"
 
@@ -131,10 +132,18 @@ const tree = await build({
     commandsAs(commandModules.map((name) => `export const ${name} = undefined`).join("\n"))
   ]
 })
-const shared = new Map(kept(tree).map((path, i) => [path, `#convocore/shared/${i}`])) // path -> require id
+// Also shared: ES modules the tree drops but keeps once the commands read a shared module's exports that
+// use them, while the commands import them directly too (the OTLP exporter imports effect/Tracer).
+const alsoShared = ["effect/Tracer"].map((specifier) => fileURLToPath(import.meta.resolve(specifier)))
+const shared = new Map(
+  [...new Set([...kept(tree), ...alsoShared])].map((path, i) => [path, `#convocore/shared/${i}`])
+) // path -> require id
 const pathOf = new Map([...shared].map(([path, id]) => [id, path]))
 for (const path of shared.keys())
-  if (tree.metafile.inputs[Path.relative(process.cwd(), path)]?.format !== "esm")
+  if (
+    !alsoShared.includes(path) &&
+    tree.metafile.inputs[Path.relative(process.cwd(), path)]?.format !== "esm"
+  )
     throw new Error(`${path}: the commands can share ES modules only`)
 
 const exported = await build({

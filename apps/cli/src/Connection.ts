@@ -3,10 +3,13 @@
  * variables, through the client's own configuration) or, with `--sandbox`, against an in-process sandbox.
  */
 import { Convocore, ConvocoreConfig, type GivenSettings, UndiciTransport } from "@convocore-effect/client"
+import * as TelemetryConfig from "@convocore-effect/client/TelemetryConfig"
 import { Fixtures, InProcess, Sandbox } from "@convocore-effect/sandbox"
-import { ConfigError, Effect, Layer, Option, Redacted } from "effect"
+import { ConfigError, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { UsageError } from "./CliError.js"
 import type { SharedFlags } from "./Flags.js"
+import * as Output from "./Output.js"
+import { version } from "./version.js"
 
 /** Every leaf message of a ConfigError, without the nesting. */
 const configMessages = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
@@ -65,5 +68,18 @@ const inProcess = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
     })
   )
 
+/**
+ * Spans and metrics over OTLP when an `OTEL_*` variable asks for them (see the README's Telemetry
+ * section); the exporter's code is imported only then. Closing the command's scope flushes them, for at
+ * most 2 seconds, so a collector that is down never holds a command longer than that.
+ */
+const telemetry = (): Layer.Layer<never> =>
+  TelemetryConfig.layerWhenConfigured({
+    serviceName: "convocore",
+    serviceVersion: version,
+    shutdownTimeout: Duration.seconds(2),
+    onProblems: (message) => Output.stderr(`convocore: ${message}\n`)
+  })
+
 export const layer = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
-  flags.sandbox ? inProcess(flags) : remote(flags)
+  (flags.sandbox ? inProcess(flags) : remote(flags)).pipe(Layer.provideMerge(telemetry()))

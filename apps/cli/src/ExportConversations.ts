@@ -12,6 +12,7 @@ import * as CsvRecord from "./CsvRecord.js"
 import { jsonLine } from "./DocumentOutput.js"
 import * as ErrorReport from "./ErrorReport.js"
 import { ExitWith, ofError } from "./ExitCode.js"
+import * as ExportMetrics from "./ExportMetrics.js"
 import * as FieldPaths from "./FieldPaths.js"
 import type { SharedFlags } from "./Flags.js"
 import * as IdSource from "./IdSource.js"
@@ -129,8 +130,10 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
             if (Either.isRight(result.result)) {
               yield* sink.write(render(result.convoId, result.result.right), result.convoId)
               exported++
+              yield* ExportMetrics.record("exported")
             } else {
               failed++
+              yield* ExportMetrics.record("failed")
               if (failures.length < listedFailures)
                 failures.push({ convoId: result.convoId, error: result.result.left })
             }

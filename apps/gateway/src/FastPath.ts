@@ -40,9 +40,11 @@ export interface FastPathDeps {
   readonly lifecycle: Lifecycle["Type"]
   /** Writes the request's log line, when request lines are logged at all. */
   readonly log: ((fields: RequestFields) => void) | undefined
+  /** Counts the hit for telemetry, when it is on. */
+  readonly recordHit?: (() => void) | undefined
 }
 
-export const make = ({ cache, lifecycle, log, metrics, settings }: FastPathDeps): FastPath => {
+export const make = ({ cache, lifecycle, log, metrics, recordHit, settings }: FastPathDeps): FastPath => {
   const authenticate = makeAuthenticator(settings)
   return (request, response) => {
     if (request.method !== "GET" || lifecycle.isDraining()) return false
@@ -93,6 +95,7 @@ export const make = ({ cache, lifecycle, log, metrics, settings }: FastPathDeps)
     response.end(entry.body)
     const seconds = (performance.now() - started) / 1000
     metrics.hitServed(seconds)
+    recordHit?.()
     log?.({
       requestId,
       method: "GET",

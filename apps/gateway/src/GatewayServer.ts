@@ -6,6 +6,7 @@
 
 import * as Http from "node:http"
 import type { ConvocoreSettings } from "@convocore-effect/client"
+import * as ClientMetrics from "@convocore-effect/client/ClientMetrics"
 import {
   HttpApiBuilder,
   HttpApiSwagger,
@@ -37,6 +38,7 @@ import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
 import { OperationsLive } from "./Operations.js"
 import * as PassThrough from "./PassThrough.js"
 import { PassThrough as PassThroughService } from "./PassThrough.js"
+import * as RequestTelemetry from "./RequestTelemetry.js"
 import { ResponseCache } from "./ResponseCache.js"
 import { Upstream } from "./Upstream.js"
 
@@ -173,6 +175,7 @@ export const startWith = <E>(
       cache: Context.get(context, ResponseCache),
       metrics: Context.get(context, GatewayMetrics),
       lifecycle: Context.get(context, Lifecycle),
+      recordHit: (yield* FiberRef.get(ClientMetrics.enabled)) ? RequestTelemetry.recordHit : undefined,
       log: !logRequests
         ? undefined
         : (options.requestLog ??

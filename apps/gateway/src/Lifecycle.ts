@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto"
 import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Context, type Duration, Effect, FiberRef, Layer } from "effect"
 import { GatewayMetrics } from "./GatewayMetrics.js"
+import * as RequestTelemetry from "./RequestTelemetry.js"
 
 export class Lifecycle extends Context.Tag("@convocore-effect/gateway/Lifecycle")<
   Lifecycle,
@@ -161,6 +162,7 @@ export const requestLifecycle = <R>(
     const seconds = (performance.now() - started) / 1000
     metrics.request(route, request.method, final.status, seconds)
     const headers = final.headers
+    yield* RequestTelemetry.annotate(route, headers)
     yield* Effect.logInfo("request").pipe(
       Effect.annotateLogs({
         requestId,

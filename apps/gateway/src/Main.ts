@@ -5,6 +5,7 @@
  * the timeout had to answer some of them with 503).
  */
 import { configWith as clientConfigWith } from "@convocore-effect/client"
+import * as TelemetryConfig from "@convocore-effect/client/TelemetryConfig"
 import { Excerpt } from "@convocore-effect/schema"
 import {
   Cause,
@@ -205,6 +206,10 @@ export const main = async (argv: ReadonlyArray<string>): Promise<ExitCode> => {
   }
   const exit = await Effect.runPromiseExit(
     serve(flags.has("--sandbox")).pipe(
+      // Spans and metrics over OTLP when an OTEL_* variable asks for them; flushed after the drain.
+      Effect.provide(
+        TelemetryConfig.layerWhenConfigured({ serviceName: "convocore-gateway", serviceVersion: version })
+      ),
       Effect.provide(Layer.merge(GatewayLogger.layer, Logger.minimumLogLevel(level)))
     )
   )

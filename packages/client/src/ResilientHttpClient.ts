@@ -29,8 +29,10 @@ import {
   transportFailed,
   verdictOf
 } from "./AttemptResult.js"
+import * as AttemptSpan from "./AttemptSpan.js"
 import * as AttemptTimer from "./AttemptTimer.js"
 import { CircuitBreaker, logOpened } from "./CircuitBreaker.js"
+import * as ClientMetrics from "./ClientMetrics.js"
 import { ConvocoreConfig, type RegionPolicy } from "./ConvocoreConfig.js"
 import * as Decide from "./Decide.js"
 import { makeHedgeDelay } from "./HedgeDelay.js"
@@ -141,6 +143,11 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
         na: template("na"),
         custom: template("custom")
       }
+      const endpoints: Record<Target, AttemptSpan.Endpoint> = {
+        eu: AttemptSpan.endpointOf(baseUrl("eu")),
+        na: AttemptSpan.endpointOf(baseUrl("na")),
+        custom: AttemptSpan.endpointOf(baseUrl("custom"))
+      }
 
       const remember = (agentId: string, region: Target) => {
         homeRegions.delete(agentId)
@@ -237,6 +244,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               // Any answer shows how long the region takes to respond: what an adaptive hedge waits for.
               if (response !== undefined) learnedDelay.observe(at.target, now - startMs)
               const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
+              if (fiber.getFiberRef(ClientMetrics.enabled))
+                ClientMetrics.recordAttempt(at.target, outcome, now - startMs, breaker.unsafe.get(at.target))
               if (result._tag === "Succeeded") return Effect.succeed(result)
               // Effect drops a debug line below the minimum level anyway; checking first also skips
               // building its annotations.
@@ -260,7 +269,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               )
             })
 
-          const runAttempt = (target: Target): Effect.Effect<AttemptResult<A>> =>
+          const runAttempt = (target: Target, hedged = false): Effect.Effect<AttemptResult<A>> =>
             Effect.suspend(() => {
               state = Decide.started(state, target)
               const at: AttemptAt = { target, attempt: state.attempts }
@@ -341,21 +350,23 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               return Spans.whenTraced(
                 "Convocore.attempt",
                 {
-                  attributes: { "convocore.region": target, "convocore.attempt": at.attempt },
+                  attributes: AttemptSpan.startAttributes(
+                    endpoints[target],
+                    call.path,
+                    target,
+                    at.attempt,
+                    hedged
+                  ),
+                  kind: "client",
                   // The call span already points at the caller; a stack per attempt would only cost time.
                   captureStackTrace: false
                 },
                 (span) =>
                   span === undefined
                     ? attempt
-                    : Effect.tap(attempt, (result) => {
-                        span.attribute(
-                          "convocore.outcome",
-                          result._tag === "Succeeded" ? "ok" : result.outcome
-                        )
-                        if (result.response !== undefined)
-                          span.attribute("http.response.status_code", result.response.status)
-                      })
+                    : Effect.tap(attempt, (result) =>
+                        AttemptSpan.end(span, result, breaker.unsafe.get(target))
+                      )
               )
             })
 
@@ -376,7 +387,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               Effect.flatMap(() => {
                 if (acquire(alternative) === "open") return Effect.never
                 hedgeStarted = true
-                return runAttempt(alternative)
+                return runAttempt(alternative, true)
               })
             )
             return Effect.suspend(() => {
@@ -406,7 +417,16 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
           let step = Decide.start(plan, world(0))
           while (true) {
             if (step.skipped !== undefined) skip(step.skipped)
-            if (step.waitMs > 0) yield* Effect.sleep(Duration.millis(step.waitMs))
+            const { target, waitMs } = step
+            if (waitMs > 0)
+              yield* Spans.whenTraced(
+                "Convocore.wait",
+                {
+                  attributes: { "convocore.wait_ms": waitMs, "convocore.region": target },
+                  captureStackTrace: false
+                },
+                () => Effect.sleep(Duration.millis(waitMs))
+              )
             const result = yield* attemptAt(step.target)
             if (result._tag === "Succeeded") {
               if (policy === "auto" && call.agentId !== undefined && result.target !== "custom")

@@ -20,3 +20,9 @@ export const whenTraced = <A, E, R>(
       ? f(undefined)
       : Effect.useSpan(name, options, (span) => Effect.withParentSpan(f(span), span))
   )
+
+/** Sets attributes on the current span when a tracer listens; builds nothing otherwise. */
+export const annotateWhenTraced = (attributes: () => Record<string, unknown>): Effect.Effect<void> =>
+  Effect.tracerWith((tracer) =>
+    tracer === defaultTracer ? Effect.void : Effect.annotateCurrentSpan(attributes())
+  )
