@@ -60,6 +60,18 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
     })
   )
 
+  it.effect("counts in the singular for one conversation", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const result = yield* run(["conversations", "export", agent, "--ids", "-"], {
+        env,
+        stdin: `${Fixtures.ids.seedExample}\n`
+      })
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stderr, "convocore: exported 1 conversation\n")
+    })
+  )
+
   it.effect("writes each line exactly as `get --format json` prints it, ids from stdin", () =>
     Effect.gen(function* () {
       const env = yield* SandboxEnv.env
