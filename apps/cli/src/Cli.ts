@@ -94,7 +94,9 @@ const sandbox = Command.make(
   "sandbox",
   {
     port: Options.integer("port").pipe(
-      Options.withDescription("EU listens on this port, NA on the next one; 0 picks free ports"),
+      Options.withDescription(
+        "EU listens on this port, NA on the next one, the admin routes on the one after; 0 picks free ports"
+      ),
       Options.withDefault(4010)
     ),
     faultEu: Options.text("fault-eu").pipe(
