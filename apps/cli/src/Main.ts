@@ -10,7 +10,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Cause, type Console, Effect, Exit, Layer } from "effect"
+import { Cause, type Console, Effect, Exit, Layer, Logger } from "effect"
 import { root, tree } from "./Cli.js"
 import * as CommandTree from "./CommandTree.js"
 import { ExitCode } from "./ExitCode.js"
@@ -105,11 +105,21 @@ const program =
         })
       : run.pipe(
           // What @effect/cli needs, and no more: NodeContext would also load child_process and workers.
-          Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer))
+          // Logs (the client's warnings) are diagnostics: stderr, so that stdout carries data only.
+          Effect.provide(
+            Layer.mergeAll(
+              NodeFileSystem.layer,
+              NodePath.layer,
+              NodeTerminal.layer,
+              Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
+            )
+          )
         )
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
+  // Its pretty logger writes to stdout; the program installs one that writes to stderr.
+  disablePrettyLogger: true,
   teardown: (exit, onExit) => {
     // Interrupted by SIGINT/SIGTERM: the shell convention for "stopped by a signal".
     onExit(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? 130 : Number(process.exitCode ?? 0))
