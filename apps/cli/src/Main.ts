@@ -6,11 +6,8 @@
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Cause, type Console, Effect, Exit, Layer, Logger } from "effect"
+import { Cause, type Console, Effect, Exit, Layer } from "effect"
 import { root, tree } from "./Cli.js"
 import * as CommandTree from "./CommandTree.js"
 import { ExitCode } from "./ExitCode.js"
@@ -104,14 +101,9 @@ const program =
           process.stdout.write(Help.render(located, Help.widthOf(process.stdout)))
         })
       : run.pipe(
-          // What @effect/cli needs, and no more: NodeContext would also load child_process and workers.
-          // Logs (the client's warnings) are diagnostics: stderr, so that stdout carries data only.
           Effect.provide(
-            Layer.mergeAll(
-              NodeFileSystem.layer,
-              NodePath.layer,
-              NodeTerminal.layer,
-              Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
+            Layer.unwrapEffect(
+              Effect.promise(() => import("./PlatformLayer.js")).pipe(Effect.map((m) => m.layer))
             )
           )
         )
