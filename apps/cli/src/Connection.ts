@@ -2,7 +2,7 @@
  * The `Convocore` service as the shared flags ask for it: against the real API (flags over environment
  * variables, through the client's own configuration) or, with `--sandbox`, against an in-process sandbox.
  */
-import { Convocore, ConvocoreConfig, UndiciTransport } from "@convocore-effect/client"
+import { Convocore, ConvocoreConfig } from "@convocore-effect/client"
 import { Fixtures, InProcess, Sandbox } from "@convocore-effect/sandbox"
 import { ConfigError, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { UsageError } from "./CliError.js"
@@ -52,7 +52,14 @@ const remote = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> => {
     Layer.mapError(usageErrorOf)
   )
   // The client's own undici transport: measurably cheaper per request than the generic platform ones.
-  return Convocore.Default.pipe(Layer.provide(config), Layer.provide(UndiciTransport.layer))
+  // Imported here only: loading undici (which also wakes Node's own fetch) is not paid by --sandbox.
+  const transport = Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@convocore-effect/client/UndiciTransport")),
+      (UndiciTransport) => UndiciTransport.layer
+    )
+  )
+  return Convocore.Default.pipe(Layer.provide(config), Layer.provide(transport))
 }
 
 const inProcess = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
