@@ -8,6 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Either } from "effect"
 import * as Commands from "./Commands.js"
+import * as CommandTree from "./CommandTree.js"
 import type { ExitWith } from "./ExitCode.js"
 import * as FieldPaths from "./FieldPaths.js"
 import * as Flags from "./Flags.js"
@@ -93,7 +94,9 @@ const sandbox = Command.make(
   "sandbox",
   {
     port: Options.integer("port").pipe(
-      Options.withDescription("EU listens on this port, NA on the next one; 0 picks free ports"),
+      Options.withDescription(
+        "EU listens on this port, NA on the next one, the admin routes on the one after; 0 picks free ports"
+      ),
       Options.withDefault(4010)
     ),
     faultEu: Options.text("fault-eu").pipe(
@@ -104,7 +107,8 @@ const sandbox = Command.make(
       Options.optional
     ),
     faultNa: Options.text("fault-na").pipe(
-      Options.withDescription("Faults of the NA region"),
+      Options.withPseudoName("spec"),
+      Options.withDescription("Faults of the NA region, in the same grammar"),
       Options.optional
     )
   },
@@ -116,12 +120,22 @@ const sandbox = Command.make(
   )
 )
 
-const conversations = Command.make("conversations").pipe(
-  Command.withDescription("Read conversations"),
-  Command.withSubcommands([get, exportCommand])
+const conversations = Command.make("conversations").pipe(Command.withDescription("Read conversations"))
+const conversationsCommands = [get, exportCommand] as const
+
+const convocore = Command.make("convocore").pipe(
+  Command.withDescription("Get and export Convocore conversations, and run the Convocore sandbox")
 )
 
-export const root = Command.make("convocore").pipe(
-  Command.withDescription("Get and export Convocore conversations, and run the Convocore sandbox"),
-  Command.withSubcommands([conversations, sandbox])
+export const root = convocore.pipe(
+  Command.withSubcommands([Command.withSubcommands(conversations, conversationsCommands), sandbox])
 )
+
+/** The same tree for help and for reading the command line (see CommandTree.ts). */
+export const tree: CommandTree.Node = CommandTree.node("convocore", convocore, [
+  CommandTree.node("conversations", conversations, [
+    CommandTree.node("get", get),
+    CommandTree.node("export", exportCommand)
+  ]),
+  CommandTree.node("sandbox", sandbox)
+])

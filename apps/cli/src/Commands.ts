@@ -1,7 +1,7 @@
 /**
  * The commands' implementations, each loaded only when its command runs: `convocore --help` needs the
  * command tree (Cli.ts) and nothing of the client, the sandbox or the output libraries. In the bundle,
- * build.mjs puts a module with the same exports in place of this one (see there why).
+ * each `import()` becomes a chunk of its own (esbuild's code splitting).
  */
 export const GetConversation = () => import("./GetConversation.js")
 export const ExportConversations = () => import("./ExportConversations.js")

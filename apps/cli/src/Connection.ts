@@ -2,7 +2,7 @@
  * The `Convocore` service as the shared flags ask for it: against the real API (flags over environment
  * variables, through the client's own configuration) or, with `--sandbox`, against an in-process sandbox.
  */
-import { Convocore, ConvocoreConfig, type GivenSettings, UndiciTransport } from "@convocore-effect/client"
+import { Convocore, ConvocoreConfig, type GivenSettings } from "@convocore-effect/client"
 import * as TelemetryConfig from "@convocore-effect/client/TelemetryConfig"
 import { Fixtures, InProcess, Sandbox } from "@convocore-effect/sandbox"
 import { ConfigError, Duration, Effect, Layer, Option, Redacted } from "effect"
@@ -47,7 +47,14 @@ const given = (flags: SharedFlags): GivenSettings => ({
 const remote = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> => {
   const config = ConvocoreConfig.layerConfigWith(given(flags)).pipe(Layer.mapError(usageErrorOf))
   // The client's own undici transport: measurably cheaper per request than the generic platform ones.
-  return Convocore.Default.pipe(Layer.provide(config), Layer.provide(UndiciTransport.layer))
+  // Imported here only: loading undici (which also wakes Node's own fetch) is not paid by --sandbox.
+  const transport = Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@convocore-effect/client/UndiciTransport")),
+      (UndiciTransport) => UndiciTransport.layer
+    )
+  )
+  return Convocore.Default.pipe(Layer.provide(config), Layer.provide(transport))
 }
 
 const inProcess = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>

@@ -144,9 +144,10 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     progress.stop()
     yield* sink.close
 
+    const conversations = (n: number) => `${n} conversation${n === 1 ? "" : "s"}`
     const already = skipped > 0 ? ` (${skipped} already written, skipped)` : ""
     if (failed === 0) {
-      yield* Output.stderr(`convocore: exported ${exported} conversations${already}\n`)
+      yield* Output.stderr(`convocore: exported ${conversations(exported)}${already}\n`)
       return
     }
     const lines = failures.map(
@@ -154,12 +155,12 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     )
     const more = failed > failures.length ? `  ... and ${failed - failures.length} more\n` : ""
     yield* Output.stderr(
-      `convocore: exported ${exported} conversations${already}; ${failed} failed:\n${lines.join("")}${more}`
+      `convocore: exported ${conversations(exported)}${already}; ${failed} failed:\n${lines.join("")}${more}`
     )
     return yield* new PartialExport({
       exported,
       failed,
-      message: `${failed} of ${exported + failed} conversations failed${Option.isSome(flags.output) ? "; run again with --resume to retry them" : ""}`
+      message: `${failed} of ${conversations(exported + failed)} failed${Option.isSome(flags.output) ? "; run again with --resume to retry them" : ""}`
     })
   })
 

@@ -42,7 +42,8 @@ export const run = (flags: GetFlags): Effect.Effect<void, ExitWith> => {
     const document = traced.result.right
     const fields = Option.getOrUndefined(flags.fields)
     const needsYaml = format === "yaml" || (format === "pretty" && fields !== undefined)
-    const yaml = needsYaml ? yield* Effect.promise(() => import("yaml")) : undefined
+    // yaml is CommonJS: its `default` is the module in Node and in the bundle's chunk alike.
+    const yaml = needsYaml ? (yield* Effect.promise(() => import("yaml"))).default : undefined
     yield* Output.stdout(
       DocumentOutput.render(document, {
         format,

@@ -20,14 +20,20 @@ export const styleFor = (isTty: boolean, env: NodeJS.ProcessEnv): Style =>
   isTty && (env.NO_COLOR === undefined || env.NO_COLOR === "") && env.TERM !== "dumb" ? colors : plain
 
 /**
- * A local date from a Unix time. The spec says seconds for the conversation's own timestamps; for the
- * others it states no unit, and values past 1e12 can only be milliseconds.
+ * A date and time in the local time zone, the zone named (`Nov 14, 2023, 10:13:20 PM UTC`), from a
+ * Unix time. The spec says seconds for the conversation's own timestamps; for the others it states no
+ * unit, and values past 1e12 can only be milliseconds. `timeZone` overrides the local zone.
  */
-export const localDate = (value: unknown): string | undefined => {
+export const localDate = (value: unknown, timeZone?: string): string | undefined => {
   if (typeof value === "string") return value === "" ? undefined : value
   if (typeof value !== "number" || !Number.isFinite(value)) return undefined
   const date = new Date(value > 1e12 ? value : value * 1000)
-  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString()
+  if (Number.isNaN(date.getTime())) return String(value)
+  return new Intl.DateTimeFormat(undefined, {
+    dateStyle: "medium",
+    timeStyle: "long",
+    ...(timeZone === undefined ? {} : { timeZone })
+  }).format(date)
 }
 
 const text = (value: unknown): string | undefined => {
@@ -67,7 +73,8 @@ export const render = (document: Conversation, style: Style): string => {
     row("value", `${document.value}${document.currency ? ` ${document.currency}` : ""}`)
   row("messages", text(document.messagesNum))
   row("assigned", text(document.assignedTo?.name ?? document.assignedTo?.email ?? document.chatAssignedTo))
-  row("started", localDate(document.ts ?? document.firstMessageTS))
+  // The conversation started with its first message; `ts` is when the record was made.
+  row("started", localDate(document.firstMessageTS ?? document.ts))
   row("last message", localDate(document.lastMessageTS))
   row("modified", localDate(document.lastModified))
   row("notes", text(document.notes))

@@ -28,8 +28,9 @@ const parseFault = (flag: string, text: Option.Option<string>) =>
 
 export const run = (flags: SandboxFlags): Effect.Effect<void, ExitWith> =>
   Effect.gen(function* () {
-    if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65534)
-      return yield* new UsageError({ message: `--port ${flags.port}: expected 0 to 65534` })
+    // Three ports from --port: EU, NA and the admin routes.
+    if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65533)
+      return yield* new UsageError({ message: `--port ${flags.port}: expected 0 to 65533` })
     const fromEnv = yield* Effect.mapError(Sandbox.optionsConfig, usageErrorOf)
     const eu = yield* parseFault("fault-eu", flags.faultEu)
     const na = yield* parseFault("fault-na", flags.faultNa)
@@ -42,17 +43,19 @@ export const run = (flags: SandboxFlags): Effect.Effect<void, ExitWith> =>
       Layer.mapError((error) => new UsageError({ message: error.message }))
     )
     yield* Effect.gen(function* () {
-      const { origins, urls } = yield* Sandbox.Listening
+      const { admin, urls } = yield* Sandbox.Listening
       const sandbox = yield* Sandbox.Sandbox
       yield* Output.stdout(
-        `CONVOCORE_EU_URL=${urls.eu}\nCONVOCORE_NA_URL=${urls.na}\nCONVOCORE_API_KEY=${Fixtures.demoApiKey}\n`
+        `CONVOCORE_EU_URL=${urls.eu}\nCONVOCORE_NA_URL=${urls.na}\nCONVOCORE_API_KEY=${Fixtures.demoApiKey}\nCONVOCORE_SANDBOX_ADMIN_URL=${admin}\n`
       )
       const describe = (region: "eu" | "na") => Effect.map(sandbox.faults(region), (status) => status.spec)
       yield* Output.stderr(
         [
           `convocore sandbox (seed ${sandbox.seed}): EU ${urls.eu} [${yield* describe("eu")}], NA ${urls.na} [${yield* describe("na")}]`,
           `  try: CONVOCORE_EU_URL=${urls.eu} CONVOCORE_NA_URL=${urls.na} CONVOCORE_API_KEY=${Fixtures.demoApiKey} convocore conversations get ${Fixtures.demoAgent} ${Fixtures.ids.seedExample}`,
-          `  faults at run time: ${origins.eu}/_sandbox/... (see the sandbox README); Ctrl-C stops`,
+          `  admin, up whatever the faults: ${admin}/_sandbox/faults and /_sandbox/counters (see the sandbox README)`,
+          `    e.g. curl -X PUT --data down '${admin}/_sandbox/faults?region=eu'; curl -X DELETE ${admin}/_sandbox/faults`,
+          "  Ctrl-C stops",
           ""
         ].join("\n")
       )

@@ -60,6 +60,35 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
     })
   )
 
+  it.effect("keeps stdout for documents when the client logs (EU down opens its circuit)", () =>
+    SandboxEnv.withFaults(
+      { eu: "down" },
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const ids = Array.from({ length: 40 }, (_, i) => `logged-${i}`)
+        const result = yield* run(["conversations", "export", agent, "--ids", "-", "--concurrency", "1"], {
+          env,
+          stdin: ids.join("\n")
+        })
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(ndjsonLines(result.stdout).length, ids.length)
+        assert.match(result.stderr, /circuit opened/)
+      })
+    )
+  )
+
+  it.effect("counts in the singular for one conversation", () =>
+    Effect.gen(function* () {
+      const env = yield* SandboxEnv.env
+      const result = yield* run(["conversations", "export", agent, "--ids", "-"], {
+        env,
+        stdin: `${Fixtures.ids.seedExample}\n`
+      })
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stderr, "convocore: exported 1 conversation\n")
+    })
+  )
+
   it.effect("writes each line exactly as `get --format json` prints it, ids from stdin", () =>
     Effect.gen(function* () {
       const env = yield* SandboxEnv.env

@@ -14,6 +14,7 @@ const lead: Conversation = {
   leadScore: 72,
   hotLabel: "hot",
   ts: 1_700_000_000,
+  firstMessageTS: 1_699_990_000,
   handoffHistory: [{ requestedAt: 1_700_000_100, acceptedBy: "agent-7" }],
   crmActivities: [{ type: "Call", title: "Intro call", date: 1_700_000_200, completed: true }]
 }
@@ -29,7 +30,17 @@ describe("LeadCard", () => {
     assert.match(card, /score\s+lead 72, hot/)
     assert.match(card, /accepted by agent-7/)
     assert.match(card, /Call: Intro call .* \(done\)/)
-    assert.include(card, new Date(1_700_000_000 * 1000).toLocaleString())
+    assert.include(card, `${"started".padEnd(14)}${LeadCard.localDate(1_699_990_000)}\n`)
+  })
+
+  it("shows when the conversation started (its first message, not the record's ts), with the time zone", () => {
+    assert.notStrictEqual(LeadCard.localDate(1_699_990_000), LeadCard.localDate(1_700_000_000))
+    assert.include(
+      LeadCard.render({ ts: 1_700_000_000 }, LeadCard.plain),
+      LeadCard.localDate(1_700_000_000) ?? "-"
+    )
+    assert.match(LeadCard.localDate(1_700_000_000, "UTC") ?? "", /2023.*UTC$/)
+    assert.match(LeadCard.localDate(1_700_000_000, "Asia/Kolkata") ?? "", /GMT\+5:30$/)
   })
 
   it("colours only a terminal, and never when NO_COLOR is set", () => {

@@ -26,7 +26,7 @@ const startSandbox = (args: ReadonlyArray<string>) =>
       let stdout = ""
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
         stdout += chunk
-        if (stdout.includes("CONVOCORE_API_KEY=") && stdout.endsWith("\n")) {
+        if (stdout.includes("CONVOCORE_SANDBOX_ADMIN_URL=") && stdout.endsWith("\n")) {
           const settings = Object.fromEntries(
             stdout
               .trim()
@@ -81,6 +81,22 @@ describe("--sandbox (in-process)", () => {
       assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
       assert.match(result.stderr, /attempt 1 region eu: connect-failed/)
       assert.match(result.stderr, /attempt 2 region na: ok 200/)
+    })
+  )
+})
+
+describe("convocore sandbox admin", () => {
+  it.scoped("prints its admin URL, which brings both regions back after both went down", () =>
+    Effect.gen(function* () {
+      const { settings } = yield* startSandbox(["--fault-eu", "down", "--fault-na", "down"])
+      const admin = settings.CONVOCORE_SANDBOX_ADMIN_URL ?? ""
+      assert.match(admin, /^http:\/\/127\.0\.0\.1:\d+$/)
+      const args = ["conversations", "get", Fixtures.demoAgent, Fixtures.ids.seedExample]
+      assert.strictEqual((yield* run(args, { env: settings })).code, 6)
+      const healed = yield* Effect.promise(() => fetch(`${admin}/_sandbox/faults`, { method: "DELETE" }))
+      assert.strictEqual(healed.status, 200)
+      const result = yield* run(args, { env: settings })
+      assert.strictEqual(result.code, 0, result.stderr)
     })
   )
 })

@@ -1,9 +1,11 @@
 /**
  * Generated conversation documents: any (agentId, convoId) that is not a fixture has a document,
- * reproducible from (seed, agentId, convoId). It comes from the schema's own arbitrary for the strict
- * document, so it covers the whole spec and passes strict, with a few properties overridden so that it
- * reads like a conversation (its `ID` is the requested id, its timestamps are recent Unix seconds and in
- * order, its `origin` is a channel).
+ * reproducible from (seed, agentId, convoId).
+ * - `generate`, what the sandbox serves: a plausible lead (./Leads.ts) that passes strict, so that a
+ *   lead card or a demo CSV reads like a CRM's.
+ * - `generateFuzz`, for property tests: from the schema's own arbitrary for the strict document, so it
+ *   covers the whole spec (every nested object, odd strings and numbers) and passes strict, with the
+ *   ids and timestamps overridden as in `generate`.
  *
  * The region is not part of the seed: a conversation readable in both regions is the same document in
  * both, so a failover test compares equal bytes.
@@ -12,6 +14,7 @@ import type { Conversation } from "@convocore-effect/schema"
 import { ConversationStrict } from "@convocore-effect/schema"
 import { Arbitrary, FastCheck } from "effect"
 import { successMessage } from "./Fixtures.js"
+import * as Leads from "./Leads.js"
 
 /** FNV-1a (32 bits) of the three inputs, separated so that ("ab","c") and ("a","bc") differ. */
 export const hashSeed = (seed: number, agentId: string, convoId: string): number => {
@@ -48,8 +51,17 @@ const sample = <A>(arbitrary: FastCheck.Arbitrary<A>, seed: number): A => {
   return value
 }
 
-/** The generated document at these ids: the same inputs always give the same document. */
-export const generate = (seed: number, agentId: string, convoId: string): Conversation => {
+/** The plausible document at these ids: the same inputs always give the same document. */
+export const generate = (seed: number, agentId: string, convoId: string): Conversation => ({
+  ID: convoId,
+  // API-created and dashboard conversations carry their own id as userID (calls carry a phone number,
+  // which the voice fixture shows).
+  userID: convoId,
+  ...Leads.make(hashSeed(seed, agentId, convoId))
+})
+
+/** The spec-covering, fuzz-like document at these ids: the same inputs always give the same document. */
+export const generateFuzz = (seed: number, agentId: string, convoId: string): Conversation => {
   const hashed = hashSeed(seed, agentId, convoId)
   const document = sample(documentArbitrary(), hashed)
   const overrides = sample(realistic, hashed ^ 0x5bd1e995)
@@ -57,8 +69,6 @@ export const generate = (seed: number, agentId: string, convoId: string): Conver
   return {
     ...document,
     ID: convoId,
-    // API-created and dashboard conversations carry their own id as userID (calls carry a phone number,
-    // which the voice fixture shows).
     userID: convoId,
     origin: overrides.origin,
     messagesNum: overrides.messagesNum,
@@ -77,8 +87,8 @@ const encoder = new TextEncoder()
 export const jsonBytes = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
 
 /**
- * A bounded cache of generated response bodies. Generating a document costs about a millisecond; the
- * benchmark and an export test ask for the same ids many times.
+ * A bounded cache of generated response bodies: the benchmark and an export test ask for the same ids
+ * many times.
  */
 export const makeCache = (capacity: number) => {
   const entries = new Map<string, Uint8Array>()

@@ -14,9 +14,11 @@ import type { AddressInfo, Socket } from "node:net"
 import { Region } from "@convocore-effect/schema"
 import type { Scope } from "effect"
 import { Clock, Data, Effect, FiberHandle, FiberSet, Stream } from "effect"
+import * as AdminListener from "./AdminListener.js"
 import type { Installed } from "./Faults.js"
 import type { Reply, SandboxRequest } from "./Handler.js"
 import { bodyStream } from "./Handler.js"
+import { headersOf, readBody } from "./NodeRequest.js"
 
 type RegionName = Region.Region
 
@@ -27,18 +29,23 @@ export interface ListenOptions {
   readonly port?: number
   /** Per-region ports, overriding `port`. */
   readonly ports?: Partial<Record<RegionName, number>>
+  /** The admin routes' own port; default `port + 2`, or a free port when `port` is 0. */
+  readonly adminPort?: number
 }
 
 export interface Listening {
   /** Base URLs, ending in `/v3`, as a client is configured with them. */
   readonly urls: Readonly<Record<RegionName, string>>
-  /** `http://host:port`, where the admin routes (`/_sandbox/...`) live. */
+  /** `http://host:port` of each region; its admin routes (`/_sandbox/...`) answer while it is up. */
   readonly origins: Readonly<Record<RegionName, string>>
   readonly ports: Readonly<Record<RegionName, number>>
+  /** `http://host:port` of the admin routes' own listener, open whatever the regions' faults. */
+  readonly admin: string
+  readonly adminPort: number
 }
 
 export class ListenError extends Data.TaggedError("ListenError")<{
-  readonly region: RegionName
+  readonly region: RegionName | "admin"
   readonly port: number
   readonly cause: unknown
 }> {
@@ -66,24 +73,6 @@ const pause = (ms: number) =>
 
 const errorCode = (cause: unknown): unknown =>
   typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
-
-const readBody = (request: Http.IncomingMessage): Promise<string> =>
-  new Promise((resolve) => {
-    let text = ""
-    request.setEncoding("utf8")
-    request.on("data", (chunk: string) => {
-      text += chunk
-    })
-    request.on("end", () => resolve(text))
-    request.on("error", () => resolve(text))
-  })
-
-const headersOf = (request: Http.IncomingMessage): Record<string, string | undefined> => {
-  const headers: Record<string, string | undefined> = {}
-  for (const [name, value] of Object.entries(request.headers))
-    headers[name] = Array.isArray(value) ? value.join(", ") : value
-  return headers
-}
 
 const regionListener = (target: Target, region: RegionName, host: string, requestedPort: number) =>
   Effect.gen(function* () {
@@ -219,7 +208,7 @@ const regionListener = (target: Target, region: RegionName, host: string, reques
     return port
   })
 
-/** Both regions listening, each on its own port, for as long as the scope lasts. */
+/** Both regions listening, each on its own port, and the admin routes on a third, for as long as the scope lasts. */
 export const listen = (
   target: Target,
   options: ListenOptions = {}
@@ -231,11 +220,20 @@ export const listen = (
       options.ports?.[region] ?? (base === 0 ? 0 : base + Region.regions.indexOf(region))
     const eu = yield* regionListener(target, "eu", host, requested("eu"))
     const na = yield* regionListener(target, "na", host, requested("na"))
+    const adminRequested = options.adminPort ?? (base === 0 ? 0 : base + Region.regions.length)
+    const adminPort = yield* AdminListener.listen(
+      target,
+      host,
+      adminRequested,
+      (cause) => new ListenError({ region: "admin", port: adminRequested, cause })
+    )
     const urlHost = host.includes(":") ? `[${host}]` : host
     const origins = { eu: `http://${urlHost}:${eu}`, na: `http://${urlHost}:${na}` }
     return {
       ports: { eu, na },
       origins,
-      urls: { eu: `${origins.eu}/v3`, na: `${origins.na}/v3` }
+      urls: { eu: `${origins.eu}/v3`, na: `${origins.na}/v3` },
+      admin: `http://${urlHost}:${adminPort}`,
+      adminPort
     }
   })

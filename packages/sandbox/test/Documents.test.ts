@@ -41,15 +41,54 @@ describe("Documents", () => {
     assert.notStrictEqual(Documents.hashSeed(1, "ab", "c"), Documents.hashSeed(1, "a", "bc"))
   })
 
-  it("generates documents that pass the strict schema after a JSON round trip, with plausible times", () => {
-    for (let i = 0; i < 300; i++) {
-      const document = Documents.generate(i % 5, `agent-${i % 7}`, `convo-${i}`)
-      const decoded = conversationStrictDecoder.decodeUnknownEither(JSON.parse(JSON.stringify(document)))
-      if (Either.isLeft(decoded)) assert.fail(`convo-${i}: ${decoded.left.message}`)
-      assert.isTrue((document.ts ?? 0) >= 1_700_000_000)
-      assert.isTrue((document.lastMessageTS ?? 0) >= (document.firstMessageTS ?? Number.POSITIVE_INFINITY))
-      assert.isTrue((document.lastModified ?? 0) >= (document.lastMessageTS ?? Number.POSITIVE_INFINITY))
+  for (const [name, generate] of [
+    ["generate", Documents.generate],
+    ["generateFuzz", Documents.generateFuzz]
+  ] as const)
+    it(`${name}: documents pass the strict schema after a JSON round trip, their times in order`, () => {
+      for (let i = 0; i < 300; i++) {
+        const document = generate(i % 5, `agent-${i % 7}`, `convo-${i}`)
+        const decoded = conversationStrictDecoder.decodeUnknownEither(JSON.parse(JSON.stringify(document)))
+        if (Either.isLeft(decoded)) assert.fail(`convo-${i}: ${decoded.left.message}`)
+        assert.strictEqual(
+          JSON.stringify(generate(i % 5, `agent-${i % 7}`, `convo-${i}`)),
+          JSON.stringify(document)
+        )
+        const firstMessageTS = Number(document.firstMessageTS)
+        const ts = Number(document.ts)
+        const lastMessageTS = Number(document.lastMessageTS)
+        const lastModified = Number(document.lastModified)
+        assert.isAtLeast(firstMessageTS, 1_700_000_000)
+        assert.isAtMost(firstMessageTS, ts)
+        assert.isAtMost(ts, lastMessageTS)
+        assert.isAtMost(lastMessageTS, lastModified)
+      }
+    })
+
+  it("generates plausible leads: names, emails, phones, companies, tags and CRM activity in order", () => {
+    const leads = Array.from({ length: 200 }, (_, i) => Documents.generate(1, "agent123", `lead-${i}`))
+    for (const lead of leads) {
+      assert.match(lead.userName ?? "", /^\p{Lu}\p{Ll}+ \p{Lu}\p{Ll}+$/u)
+      assert.match(lead.userEmail ?? "", /^[a-z]+\.[a-z]+@[a-z-]+(\.[a-z]+)+$/)
+      assert.match(lead.userPhone ?? "", /^\+\d{1,3} \d{1,3} \d{3} \d{4}$/)
+      assert.match(lead.userCompany ?? "", /^[A-Z][\w &]+$/)
+      assert.include(["EUR", "USD", "GBP"], lead.currency)
+      assert.isAbove((lead.tags ?? []).length, 0)
+      const dates = (lead.crmActivities ?? []).map((activity) => Number(activity.date))
+      assert.isAbove(dates.length, 0)
+      assert.deepStrictEqual(
+        dates,
+        [...dates].sort((a, b) => a - b)
+      )
+      for (const date of dates) {
+        assert.isAtLeast(date, lead.ts ?? Number.POSITIVE_INFINITY)
+        assert.isAtMost(date, lead.lastMessageTS ?? 0)
+      }
+      assert.strictEqual(lead.assignedTo?.userId, lead.chatAssignedTo)
     }
+    // Varied, not one lead repeated.
+    assert.isAbove(new Set(leads.map((lead) => lead.userName)).size, 100)
+    assert.isAbove(new Set(leads.map((lead) => lead.userCompany)).size, 8)
   })
 
   it.effect(

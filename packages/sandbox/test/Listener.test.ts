@@ -460,6 +460,30 @@ describe("Listener: admin route and counters", () => {
       })
   )
 
+  it.scopedLive("the admin port stays up with both regions down, and brings them back", () =>
+    Effect.gen(function* () {
+      const { admin, adminPort, ports, urls } = yield* start()
+      assert.strictEqual(admin, `http://127.0.0.1:${adminPort}`)
+      assert.notInclude([ports.eu, ports.na], adminPort)
+      // A spec without ?region= applies to both regions here: no region owns this port.
+      const down = yield* get(`${admin}/_sandbox/faults`, { method: "PUT", body: "down", key: null })
+      assert.strictEqual(down.status, 200)
+      assert.strictEqual(pick(down.json(), "na", "spec"), "down")
+      for (const url of [urls.eu, urls.na])
+        assert.strictEqual(causeCode(yield* getFailure(seedPath(url))), "ECONNREFUSED")
+      const view = (yield* get(`${admin}/_sandbox/faults`, { key: null })).json()
+      assert.strictEqual(pick(view, "eu", "spec"), "down")
+      const healed = yield* get(`${admin}/_sandbox/faults`, { method: "DELETE", key: null })
+      assert.strictEqual(healed.status, 200)
+      for (const url of [urls.eu, urls.na]) assert.strictEqual((yield* get(seedPath(url))).status, 200)
+      // One region at a time, and only the admin routes.
+      yield* get(`${admin}/_sandbox/faults?region=na`, { method: "PUT", body: "status=503", key: null })
+      assert.strictEqual((yield* get(seedPath(urls.eu))).status, 200)
+      assert.strictEqual((yield* get(seedPath(urls.na))).status, 503)
+      assert.strictEqual((yield* get(seedPath(admin))).status, 404)
+    })
+  )
+
   it.scopedLive(
     "counts requests per region by outcome and status, readable by the admin route and in code",
     () =>

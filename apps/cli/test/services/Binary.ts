@@ -18,6 +18,8 @@ export interface Result {
 export interface RunOptions {
   readonly env?: Record<string, string | undefined>
   readonly stdin?: string
+  /** Leave stdin open after writing `stdin`, as a terminal nobody has typed Ctrl-D into. */
+  readonly holdStdin?: boolean
   /** Called with the child once it started (to kill it mid-run). */
   readonly onStart?: (child: ChildProcess) => void
 }
@@ -46,7 +48,8 @@ export const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Effe
       stderr += chunk
     })
     child.stdin.on("error", () => {})
-    child.stdin.end(options.stdin ?? "")
+    if (options.holdStdin === true) child.stdin.write(options.stdin ?? "")
+    else child.stdin.end(options.stdin ?? "")
     child.on("close", (code, signal) => resume(Effect.succeed({ code, signal, stdout, stderr })))
     options.onStart?.(child)
     return Effect.sync(() => {

@@ -1,0 +1,17 @@
+/**
+ * What @effect/cli needs to run a command line, and no more (NodeContext would also load child_process
+ * and workers). Loaded only when @effect/cli runs: help, drawn by Main from the command tree, does not
+ * pay for node:fs, node:crypto and node:readline. Logs (the client's warnings) are diagnostics, so they
+ * go to stderr: stdout carries data only.
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { Layer, Logger } from "effect"
+
+export const layer = Layer.mergeAll(
+  NodeFileSystem.layer,
+  NodePath.layer,
+  NodeTerminal.layer,
+  Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
+)
