@@ -11,10 +11,10 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import { Config, Duration, Effect, Either, type Option, type Redacted, Schema } from "effect"
 
 /**
- * Fails option parsing with one line, which @effect/cli prints as a usage error (exit 2). It starts like
- * every other error line of the CLI.
+ * Fails option parsing with one line, which the program prints as a usage error (exit 2), prefixed and
+ * pointing to the command's help like every usage error (Main.ts).
  */
-export const refuse = (message: string) => ValidationError.invalidValue(HelpDoc.p(`convocore: ${message}`))
+export const refuse = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
 const decodeDuration = Schema.decodeEither(DurationFromString)
 
@@ -29,7 +29,7 @@ const duration = (name: string, description: string) =>
     Options.mapEffect((text) => {
       const decoded = decodeDuration(text)
       if (Either.isLeft(decoded))
-        return Effect.fail(refuse(`--${name} ${Excerpt.cut(text)}: ${decoded.left.message} (see --help)`))
+        return Effect.fail(refuse(`--${name} ${Excerpt.cut(text)}: ${decoded.left.message}`))
       return Duration.greaterThan(decoded.right, Duration.zero)
         ? Effect.succeed(decoded.right)
         : Effect.fail(refuse(`--${name} ${text}: must be longer than zero`))

@@ -1,6 +1,6 @@
 /**
  * The `convocore` program: wiring only. Help is rendered here (Help.ts), the rest of the command line
- * goes to @effect/cli. Every failure ends here as an exit code of DESIGN.md: a usage error is one line,
+ * goes to @effect/cli. Every failure ends here as an exit code of docs/design.md: a usage error is one line,
  * a defect too, never a stack trace (which could carry request details).
  */
 import * as Command from "@effect/cli/Command"

@@ -182,7 +182,7 @@ layer(SandboxEnv.layer)("conversations get", (it) => {
       expectExit(
         ["conversations", "get", agent, "x", "--timeout", "5"],
         2,
-        /^convocore: --timeout 5: add a unit, e\.g\. 5s or 5000ms \(see --help\)\n*$/
+        /^convocore: --timeout 5: add a unit, e\.g\. 5s or 5000ms \(see 'convocore conversations get --help'\)\n$/
       )
     )
     it.effect("2 a zero or nonsense duration flag", () =>

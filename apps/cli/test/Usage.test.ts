@@ -60,7 +60,7 @@ describe("usage errors", () => {
       ["conversations", "export", "a", "--ids", "-", "--concurrency", "0"],
       /--concurrency 0: expected 1 to 256/
     ],
-    [["conversations", "get", "a", "b", "--timeout", "5"], /--timeout: "5" has no unit/],
+    [["conversations", "get", "a", "b", "--timeout", "5"], /--timeout 5: add a unit, e\.g\. 5s or 5000ms/],
     [["sandbox", "--port", "x"], /--port: 'x' is not an integer.*'convocore sandbox --help'/],
     [["conversations", "get", "a"], /missing argument <convoId>/],
     [["conversations", "get", "a", "b", "--frmat", "json"], /--frmat/],

@@ -20,7 +20,7 @@ import * as Config from "effect/Config"
 
 /**
  * How a call may move between regions:
- * - `failover`: start at the preferred region, move to the other one on the failures of DESIGN.md's table;
+ * - `failover`: start at the preferred region, move to the other one on the failures of the outcome table (docs/design.md);
  * - `pinned`: never leave the preferred region (data residency);
  * - `auto`: like failover, and a 404 in the first region is tried in the other; the region that found the
  *   agent is remembered and tried first next time.
