@@ -49,6 +49,8 @@ export interface ConvocoreSettings {
   readonly breaker: BreakerSettings
   /** Default concurrency of the many-ids stream. */
   readonly concurrency: number
+  /** The rate controller's ceiling, requests per second per region; undefined: adaptive, no ceiling. */
+  readonly maxRate: number | undefined
 }
 
 /**
@@ -77,6 +79,7 @@ export interface ConvocoreConfigInput {
   readonly breakerCooldown?: DurationSetting | undefined
   readonly breakerCooldownMax?: DurationSetting | undefined
   readonly concurrency?: number | undefined
+  readonly maxRate?: number | undefined
 }
 
 export const defaults = {
@@ -112,7 +115,8 @@ export const variables = {
   breakerThreshold: ["CONVOCORE_BREAKER_THRESHOLD"],
   breakerCooldown: ["CONVOCORE_BREAKER_COOLDOWN"],
   breakerCooldownMax: ["CONVOCORE_BREAKER_COOLDOWN_MAX"],
-  concurrency: ["CONVOCORE_CONCURRENCY"]
+  concurrency: ["CONVOCORE_CONCURRENCY"],
+  maxRate: ["CONVOCORE_MAX_RATE"]
 } as const
 
 type Key = keyof typeof variables
@@ -217,6 +221,12 @@ export const resolve = (
     )
     if (attemptTimeoutMs <= 0) return yield* Effect.fail(invalid("attemptTimeout", "must be positive"))
     if (deadlineMs <= 0) return yield* Effect.fail(invalid("deadline", "must be positive"))
+    const { maxRate } = input
+    if (maxRate !== undefined && !(Number.isFinite(maxRate) && maxRate > 0)) {
+      return yield* Effect.fail(
+        invalid("maxRate", `${maxRate} is not a positive number of requests per second`)
+      )
+    }
     return {
       apiKey,
       region: region.right,
@@ -239,7 +249,8 @@ export const resolve = (
         cooldownMs,
         cooldownMaxMs: Math.max(cooldownMs, cooldownMaxMs)
       },
-      concurrency: yield* parseCount("concurrency", input.concurrency, defaults.concurrency, 1)
+      concurrency: yield* parseCount("concurrency", input.concurrency, defaults.concurrency, 1),
+      maxRate
     }
   })
 
@@ -270,7 +281,8 @@ export const config: Config.Config<ConvocoreSettings> = Config.all({
   breakerThreshold: integer("breakerThreshold"),
   breakerCooldown: text("breakerCooldown"),
   breakerCooldownMax: text("breakerCooldownMax"),
-  concurrency: integer("concurrency")
+  concurrency: integer("concurrency"),
+  maxRate: firstOf(variables.maxRate, (name) => Config.number(name))
 }).pipe(
   Config.mapOrFail(({ apiKey, ...rest }) =>
     apiKey === undefined
