@@ -6,6 +6,7 @@
 export * as AdaptiveRate from "./AdaptiveRate.js"
 export * from "./AttemptResult.js"
 export * from "./CircuitBreaker.js"
+export * from "./ConversationListing.js"
 export * from "./Convocore.js"
 export * from "./ConvocoreConfig.js"
 export * as Decide from "./Decide.js"
