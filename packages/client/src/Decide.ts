@@ -41,7 +41,8 @@ export interface CallState {
   readonly onlyInvalid: boolean
   /**
    * Attempts answered 429: they spend no attempt of the budget (the deadline bounds them), so a rate
-   * limit is never an id's failure while the deadline allows a wait.
+   * limit is never an id's failure while the deadline allows a wait; except with a budget of one attempt,
+   * which asks for no retry at all.
    */
   readonly throttled: number
 }
@@ -165,7 +166,9 @@ export const decide = (plan: CallPlan, before: CallState, failure: Failure, worl
     }
     return stop(state, "last")
   }
-  if (state.attempts - state.throttled >= plan.maxAttempts) return exhausted(state)
+  // A budget of one attempt asks for no retry of any kind (a proxy passing 429s on to its own callers).
+  const spent = plan.maxAttempts === 1 ? state.attempts : state.attempts - state.throttled
+  if (spent >= plan.maxAttempts) return exhausted(state)
 
   let wanted: Target = at
   let hint: number | undefined

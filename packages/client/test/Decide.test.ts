@@ -225,6 +225,14 @@ describe("Decide.decide, row by row", () => {
       "stop last"
     ],
     [
+      "a budget of one attempt retries nothing, not even a 429",
+      plan({ maxAttempts: 1 }),
+      triedIn("eu"),
+      failure("eu", "rate-limited", "retryable", 1_000),
+      healthy,
+      "stop last"
+    ],
+    [
       "429s spend no attempts, but the deadline still bounds their waits",
       plan({ policy: "pinned", allowed: ["eu"], deadlineAt: 10_000 }),
       { ...triedIn("eu", "eu", "eu", "eu"), throttled: 3, retries: 4 },
