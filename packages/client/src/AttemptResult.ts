@@ -19,7 +19,7 @@ import {
   UpstreamServerError
 } from "@convocore-effect/schema"
 import type { HttpClientError } from "@effect/platform"
-import { Either, Option, Schema } from "effect"
+import { Either, Option, ParseResult, Schema } from "effect"
 import type { Verdict } from "./CircuitBreaker.js"
 import { classifyStatus, type FailureKind, retryAfterMs } from "./RetryPolicy.js"
 import type { AttemptOutcome, Target } from "./Trail.js"
@@ -39,6 +39,16 @@ export interface DecodeFailure {
 }
 
 export type Decode<A> = (body: unknown) => Either.Either<A, DecodeFailure>
+
+/** A schema's refusal as a `DecodeFailure`: its first issue, and the path to it. */
+export const decodeFailure = (error: ParseResult.ParseError): DecodeFailure => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  const path = issue === undefined || issue.path.length === 0 ? undefined : issue.path.map(String).join(".")
+  return {
+    path,
+    message: `The response does not match the schema${path === undefined ? "" : ` at ${path}`}: ${issue?.message ?? error.message}`
+  }
+}
 
 export interface Succeeded<A> {
   readonly _tag: "Succeeded"

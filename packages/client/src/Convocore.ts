@@ -1,6 +1,7 @@
 /**
- * The `Convocore` service: Get Single Conversation, one id or a stream of many, over the resilient layer
- * (./ResilientHttpClient.ts), or over an in-memory map for other packages' tests (`layerMemory`).
+ * The `Convocore` service: Get Single Conversation, one id or a stream of many, and an agent's
+ * conversations listed page by page (./ConversationListing.ts), over the resilient layer
+ * (./ResilientHttpClient.ts), or over an in-memory map for other packages' tests (./MemoryUpstream.ts).
  */
 import {
   AgentId,
@@ -11,16 +12,16 @@ import {
   conversationEnvelopeDecoder,
   conversationPath,
   InvalidInput,
-  InvalidResponse,
-  NotFound,
+  listPath,
   type Region
 } from "@convocore-effect/schema"
 import { Effect, Either, Layer, ParseResult, Schema, Stream, type Tracer } from "effect"
-import type { Decode, DecodeFailure, Received } from "./AttemptResult.js"
+import { type Decode, decodeFailure } from "./AttemptResult.js"
+import { makeListing, type PageFetcher } from "./ConversationListing.js"
 import { ConvocoreConfig } from "./ConvocoreConfig.js"
+import { type MemoryDocuments, memoryFetchers } from "./MemoryUpstream.js"
 import { type CallOptions, ResilientHttpClient, type Traced } from "./ResilientHttpClient.js"
 import * as Spans from "./Spans.js"
-import type { Attempt } from "./Trail.js"
 
 export interface ConversationRef {
   readonly agentId: string
@@ -64,14 +65,7 @@ const invalidInput = (field: string, error: ParseResult.ParseError) =>
 
 /** The envelope, validated by the tolerant schema; `{success, message}` with no `data` is a valid answer. */
 export const decodeEnvelopeBody: Decode<ConversationEnvelope> = (body) =>
-  Either.mapLeft(conversationEnvelopeDecoder.decodeUnknownEither(body), (error): DecodeFailure => {
-    const issue = firstIssue(error)
-    const path = issue === undefined || issue.path.length === 0 ? undefined : issue.path.map(String).join(".")
-    return {
-      path,
-      message: `The response does not match the schema${path === undefined ? "" : ` at ${path}`}: ${issue?.message ?? error.message}`
-    }
-  })
+  Either.mapLeft(conversationEnvelopeDecoder.decodeUnknownEither(body), decodeFailure)
 
 /** The conversation of a success envelope; a 200 that carries none is not a valid answer to a get. */
 export const decodeConversationBody: Decode<Conversation> = (body) =>
@@ -88,8 +82,8 @@ export const decodeConversationBody: Decode<Conversation> = (body) =>
     return Either.right(envelope.data)
   })
 
-/** Builds the service's methods from a fetcher; ids are validated here, before any fetcher sees them. */
-export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
+/** Builds the service's methods from fetchers; ids are validated here, before any fetcher sees them. */
+export const makeWith = (fetch: Fetcher, fetchPage: PageFetcher, defaultConcurrency: number) => {
   const validateAndFetch = <A>(
     ref: ConversationRef,
     decode: Decode<A>,
@@ -161,13 +155,16 @@ export const makeWith = (fetch: Fetcher, defaultConcurrency: number) => {
       { concurrency: options?.concurrency ?? defaultConcurrency, unordered: options?.order === "completion" }
     )
 
-  return { getConversation, getConversationWithTrail, getEnvelopeWithTrail, getConversations } as const
+  return {
+    getConversation,
+    getConversationWithTrail,
+    getEnvelopeWithTrail,
+    getConversations,
+    ...makeListing(fetchPage)
+  } as const
 }
 
-/** Documents for `layerMemory`: agent id -> conversation id -> document. */
-export type MemoryDocuments =
-  | ReadonlyMap<string, ReadonlyMap<string, Conversation>>
-  | { readonly [agentId: string]: { readonly [convoId: string]: Conversation } }
+export type { MemoryDocuments } from "./MemoryUpstream.js"
 
 export class Convocore extends Effect.Service<Convocore>()("@convocore-effect/client/Convocore", {
   effect: Effect.gen(function* () {
@@ -175,89 +172,22 @@ export class Convocore extends Effect.Service<Convocore>()("@convocore-effect/cl
     const { concurrency } = yield* ConvocoreConfig
     const fetch: Fetcher = (agentId, convoId, decode, options) =>
       resilient.execute({ path: conversationPath(agentId, convoId), decode, agentId, options })
-    return makeWith(fetch, concurrency)
+    const fetchPage: PageFetcher = (agentId, query, decode, options) =>
+      resilient.execute({ path: listPath(agentId, query), decode, agentId, options })
+    return makeWith(fetch, fetchPage, concurrency)
   }),
   dependencies: [ResilientHttpClient.Default]
 }) {
   /**
    * The service over an in-memory map, no sockets: for other packages' tests. Ids are validated as for
-   * real; a missing document is a `NotFound` (status 404, code `NOT_FOUND`) from `region`.
+   * real; a missing document is a `NotFound` (status 404, code `NOT_FOUND`) from `region`; an agent's
+   * documents are listed in the map's order, in pages as the API gives them.
    */
   static readonly layerMemory = (
     documents: MemoryDocuments,
     options?: { readonly region?: Region.Region; readonly concurrency?: number }
   ): Layer.Layer<Convocore> => {
-    const region = options?.region ?? "eu"
-    const lookup = (agentId: string, convoId: string): Conversation | undefined =>
-      isMap(documents) ? documents.get(agentId)?.get(convoId) : lookupRecord(documents, agentId, convoId)
-    const encoder = new TextEncoder()
-    const fetch: Fetcher = (agentId, convoId, decode, callOptions) =>
-      Effect.sync(() => {
-        const target = callOptions?.region ?? region
-        const document = lookup(agentId, convoId)
-        const status = document === undefined ? 404 : 200
-        const body =
-          document === undefined
-            ? { message: "Conversation not found", code: "NOT_FOUND" }
-            : { success: true, message: "Conversation retrieved", data: document }
-        const response: Received = {
-          region: target,
-          status,
-          headers: { "content-type": "application/json" },
-          body: encoder.encode(JSON.stringify(body))
-        }
-        const attempt: Attempt = {
-          region: target,
-          attempt: 1,
-          outcome: document === undefined ? "not-found" : "ok",
-          status,
-          ...(document === undefined ? { code: "NOT_FOUND" } : {}),
-          ms: 0
-        }
-        const decoded = document === undefined ? undefined : decode(body)
-        return {
-          result:
-            decoded === undefined
-              ? Either.left(
-                  new NotFound({
-                    region: target,
-                    attempt: 1,
-                    status,
-                    code: "NOT_FOUND",
-                    message: body.message,
-                    issues: []
-                  })
-                )
-              : Either.mapLeft(
-                  decoded,
-                  (failure) =>
-                    new InvalidResponse({
-                      region: target,
-                      attempt: 1,
-                      status,
-                      reason: "schema",
-                      message: failure.message,
-                      ...(failure.path === undefined ? {} : { path: failure.path })
-                    })
-                ),
-          attempts: [attempt],
-          response
-        }
-      })
-    return Layer.succeed(Convocore, Convocore.make(makeWith(fetch, options?.concurrency ?? 8)))
+    const { fetch, fetchPage } = memoryFetchers(documents, options?.region ?? "eu")
+    return Layer.succeed(Convocore, Convocore.make(makeWith(fetch, fetchPage, options?.concurrency ?? 8)))
   }
-}
-
-const isMap = (
-  documents: MemoryDocuments
-): documents is ReadonlyMap<string, ReadonlyMap<string, Conversation>> => documents instanceof Map
-
-// Own keys only: an id such as `constructor` must not find something on the prototype.
-const lookupRecord = (
-  documents: { readonly [agentId: string]: { readonly [convoId: string]: Conversation } },
-  agentId: string,
-  convoId: string
-): Conversation | undefined => {
-  const agent = Object.hasOwn(documents, agentId) ? documents[agentId] : undefined
-  return agent !== undefined && Object.hasOwn(agent, convoId) ? agent[convoId] : undefined
 }

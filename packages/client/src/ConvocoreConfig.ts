@@ -68,6 +68,8 @@ export interface ConvocoreSettings {
   readonly breaker: BreakerSettings
   /** Default concurrency of the many-ids stream. */
   readonly concurrency: number
+  /** A ceiling on requests per second to each region (the rate controller never goes past it). */
+  readonly maxRate: number | undefined
 }
 
 /**
@@ -97,6 +99,8 @@ export interface ConvocoreConfigInput {
   readonly breakerCooldown?: DurationSetting | undefined
   readonly breakerCooldownMax?: DurationSetting | undefined
   readonly concurrency?: number | undefined
+  /** Requests per second to each region, at most. */
+  readonly maxRate?: number | undefined
 }
 
 /** Some settings given in code (a CLI's flags): each one, when not `undefined`, wins over the environment. */
@@ -137,7 +141,8 @@ export const variables = {
   breakerThreshold: ["CONVOCORE_BREAKER_THRESHOLD"],
   breakerCooldown: ["CONVOCORE_BREAKER_COOLDOWN"],
   breakerCooldownMax: ["CONVOCORE_BREAKER_COOLDOWN_MAX"],
-  concurrency: ["CONVOCORE_CONCURRENCY"]
+  concurrency: ["CONVOCORE_CONCURRENCY"],
+  maxRate: ["CONVOCORE_MAX_RATE"]
 } as const satisfies Record<keyof ConvocoreConfigInput, ReadonlyArray<string>>
 
 type Key = keyof typeof variables
@@ -196,6 +201,13 @@ const duration =
       return rule === "positive" && ms <= 0 ? Either.left("must be positive") : Either.right(ms)
     })
   }
+
+const rate: Decode<number, number> = (input) => {
+  const value = typeof input === "string" && /^\s*\d+(\.\d+)?\s*$/.test(input) ? Number(input) : input
+  return typeof value === "number" && Number.isFinite(value) && value > 0
+    ? Either.right(value)
+    : Either.left(`${Excerpt.quote(String(input))} is not a positive number of requests per second`)
+}
 
 const hedgeDelay: Decode<Duration.DurationInput, number | "adaptive"> = (input) =>
   typeof input === "string" && /^\s*(adaptive|auto)\s*$/i.test(input)
@@ -296,7 +308,8 @@ export const configWith = (
     ),
     cooldownMs: millis("breakerCooldown", "non-negative"),
     cooldownMaxMs: millis("breakerCooldownMax", "non-negative"),
-    concurrency: withDefault(setting("concurrency", count(1), given.concurrency), defaults.concurrency)
+    concurrency: withDefault(setting("concurrency", count(1), given.concurrency), defaults.concurrency),
+    maxRate: setting("maxRate", rate, given.maxRate)
   }).pipe(
     Config.map(({ baseUrl, cooldownMaxMs, cooldownMs, euUrl, failureThreshold, naUrl, ...settings }) => ({
       ...settings,

@@ -39,6 +39,12 @@ export interface CallState {
   readonly notFoundIn: ReadonlyArray<Target>
   /** Whether every failed attempt so far was an invalid response. */
   readonly onlyInvalid: boolean
+  /**
+   * Attempts answered 429: they spend no attempt of the budget (the deadline bounds them), so a rate
+   * limit is never an id's failure while the deadline allows a wait; except with a budget of one attempt,
+   * which asks for no retry at all.
+   */
+  readonly throttled: number
 }
 
 /** How the last attempt failed, as far as steering goes. */
@@ -86,7 +92,8 @@ export const initialState: CallState = {
   streakAt: undefined,
   retries: 0,
   notFoundIn: [],
-  onlyInvalid: true
+  onlyInvalid: true,
+  throttled: 0
 }
 
 /** Records that an attempt to `target` started. */
@@ -121,7 +128,7 @@ const stop = (state: CallState, error: "last" | "all-regions"): Decision => ({
 })
 
 /** Out of attempts or time: one region's error speaks for itself; several regions' failures are the trail. */
-const exhausted = (state: CallState): Decision =>
+export const exhausted = (state: CallState): Decision =>
   stop(state, state.onlyInvalid || state.tried.length < 2 ? "last" : "all-regions")
 
 /** What to do after `failure`, the last attempt's (the driver has already counted it with `started`). */
@@ -130,7 +137,8 @@ export const decide = (plan: CallPlan, before: CallState, failure: Failure, worl
   const other = alternative(plan, at)
   let state: CallState = {
     ...before,
-    onlyInvalid: before.onlyInvalid && failure.outcome === "invalid-response"
+    onlyInvalid: before.onlyInvalid && failure.outcome === "invalid-response",
+    throttled: before.throttled + (failure.outcome === "rate-limited" ? 1 : 0)
   }
 
   if (failure.kind === "final") return stop(state, "last")
@@ -158,7 +166,9 @@ export const decide = (plan: CallPlan, before: CallState, failure: Failure, worl
     }
     return stop(state, "last")
   }
-  if (state.attempts >= plan.maxAttempts) return exhausted(state)
+  // A budget of one attempt asks for no retry of any kind (a proxy passing 429s on to its own callers).
+  const spent = plan.maxAttempts === 1 ? state.attempts : state.attempts - state.throttled
+  if (spent >= plan.maxAttempts) return exhausted(state)
 
   let wanted: Target = at
   let hint: number | undefined

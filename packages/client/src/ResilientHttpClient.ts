@@ -3,14 +3,20 @@
  *
  * Per call it adds the base URL by region, bearer auth (the configured key, or the call's own token), the
  * `User-Agent`, a time limit per attempt, retries, region failover, the shared per-region circuit breaker,
- * region policies, optional hedging and an overall deadline that includes the waits and is never slept
- * past. Which of those happens after each attempt is decided by ./Decide.ts; what an answer means, by
+ * region policies, optional hedging, the shared rate controller's permit before each attempt
+ * (./RateController.ts) and an overall deadline that includes the waits and is never slept past. Which of those happens after each attempt is decided by ./Decide.ts; what an answer means, by
  * ./AttemptResult.ts. This module only runs attempts and applies steps. Every attempt is a span and a
  * line of the call's trail.
  *
  * All time goes through Effect's `Clock`, so `TestClock` drives every wait and timeout in tests.
  */
-import { AllRegionsFailed, type ConvocoreError, InvalidInput, type Region } from "@convocore-effect/schema"
+import {
+  AllRegionsFailed,
+  type ConvocoreError,
+  InvalidInput,
+  type Region,
+  Timeout
+} from "@convocore-effect/schema"
 import {
   HttpClient,
   type HttpClientError,
@@ -23,6 +29,7 @@ import {
   type AttemptAt,
   type AttemptResult,
   type Decode,
+  type Failed,
   interpret,
   type Received,
   timedOut,
@@ -36,6 +43,8 @@ import * as ClientMetrics from "./ClientMetrics.js"
 import { ConvocoreConfig, type RegionPolicy } from "./ConvocoreConfig.js"
 import * as Decide from "./Decide.js"
 import { makeHedgeDelay } from "./HedgeDelay.js"
+import { makeController, RateController } from "./RateController.js"
+import { quotaResetAt } from "./RetryPolicy.js"
 import * as Spans from "./Spans.js"
 import type { Attempt, Target } from "./Trail.js"
 import { userAgent } from "./version.js"
@@ -120,6 +129,11 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
       const settings = yield* ConvocoreConfig
       const transport = yield* HttpClient.HttpClient
       const breaker = yield* CircuitBreaker
+      // Optional so that stacks built before the controller existed (`DefaultWithoutDependencies` with
+      // their own breaker) still build; they get a controller of their own, one per layer like the rest.
+      const rate = Option.getOrElse(yield* Effect.serviceOption(RateController), () =>
+        makeController(settings.maxRate)
+      )
       const timer = yield* AttemptTimer.make
       const learnedDelay = makeHedgeDelay()
       // Learned from each attempt: whether the transport enforces attempt limits itself (./AttemptLimit.ts).
@@ -246,6 +260,17 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
               if (fiber.getFiberRef(ClientMetrics.enabled))
                 ClientMetrics.recordAttempt(at.target, outcome, now - startMs, breaker.unsafe.get(at.target))
+              if (response !== undefined) {
+                rate.record(
+                  at.target,
+                  {
+                    throttled: outcome === "rate-limited",
+                    sentAt: startMs,
+                    spentUntil: quotaResetAt(response.headers, now)
+                  },
+                  now
+                )
+              }
               if (result._tag === "Succeeded") return Effect.succeed(result)
               // Effect drops a debug line below the minimum level anyway; checking first also skips
               // building its annotations.
@@ -386,8 +411,11 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             const hedge = Effect.sleep(Duration.millis(hedgeDelayMs)).pipe(
               Effect.flatMap(() => {
                 if (acquire(alternative) === "open") return Effect.never
-                hedgeStarted = true
-                return runAttempt(alternative, true)
+                return Effect.flatMap(rate.permit(alternative, plan.deadlineAt), (admitted) => {
+                  if (!admitted) return Effect.never
+                  hedgeStarted = true
+                  return runAttempt(alternative, true)
+                })
               })
             )
             return Effect.suspend(() => {
@@ -414,7 +442,31 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
           const skip = (target: Target) =>
             trail.push({ region: target, attempt: 0, outcome: "circuit-open", ms: 0 })
 
+          /** A permit would come at or past the deadline: stop as out of time, with nothing more sent. */
+          const outOfTime = (target: Target, last: Failed | undefined): Traced<A> => {
+            if (last === undefined) {
+              const error = new Timeout({
+                scope: "deadline",
+                ms: deadlineMs,
+                region: target,
+                message: `The call's ${deadlineMs} ms deadline came before the rate controller's next permit for ${target}`
+              })
+              return { result: Either.left(error), attempts: [...trail], response: undefined }
+            }
+            return stopWith(Decide.exhausted(state).step, last)
+          }
+
+          const stopWith = (step: Decide.Step, last: Failed): Traced<A> => {
+            const own = step._tag === "Stop" && step.error === "last"
+            return {
+              result: Either.left(own ? last.error : allRegionsFailed(trail, state.attempts)),
+              attempts: [...trail],
+              response: own ? last.response : lastAnswer
+            }
+          }
+
           let step = Decide.start(plan, world(0))
+          let last: Failed | undefined
           while (true) {
             if (step.skipped !== undefined) skip(step.skipped)
             const { target, waitMs } = step
@@ -427,6 +479,9 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 },
                 () => Effect.sleep(Duration.millis(waitMs))
               )
+            // After the call's own wait, never on top of it for the retry of a 429 (see `permit`).
+            const retryOf429 = last?.outcome === "rate-limited" && last.target === target
+            if (!(yield* rate.permit(target, plan.deadlineAt, retryOf429))) return outOfTime(target, last)
             const result = yield* attemptAt(step.target)
             if (result._tag === "Succeeded") {
               if (policy === "auto" && call.agentId !== undefined && result.target !== "custom")
@@ -435,20 +490,14 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             }
             const decision = Decide.decide(plan, state, result, world(yield* Random.next))
             state = decision.state
-            if (decision.step._tag === "Stop") {
-              const last = decision.step.error === "last"
-              return {
-                result: Either.left(last ? result.error : allRegionsFailed(trail, state.attempts)),
-                attempts: [...trail],
-                response: last ? result.response : lastAnswer
-              }
-            }
+            if (decision.step._tag === "Stop") return stopWith(decision.step, result)
+            last = result
             step = decision.step
           }
         })
 
       return { execute } as const
     }),
-    dependencies: [CircuitBreaker.Default]
+    dependencies: [CircuitBreaker.Default, RateController.Default]
   }
 ) {}

@@ -85,3 +85,33 @@ export const retryAfterMs = (
   const date = Date.parse(after)
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
 }
+
+/** Delta seconds, or (above this) a Unix time in seconds, as some `x-ratelimit-reset` headers send. */
+const unixSecondsFrom = 1e9
+
+const seconds = (value: string | undefined): number | undefined =>
+  value !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : undefined
+
+/**
+ * When rate-limit headers say the quota is spent (remaining 0), the time it resets: from
+ * `ratelimit-remaining`/`ratelimit-reset` (IETF draft, delta seconds), the draft's structured
+ * `ratelimit: "policy";r=0;t=N`, or `x-ratelimit-remaining`/`x-ratelimit-reset` (delta or Unix seconds).
+ * Undefined when they are absent, unreadable, or quota remains: a remaining count above 0 is not acted on,
+ * since other clients may share it and the 429s say more.
+ */
+export const quotaResetAt = (
+  headers: Readonly<Record<string, string | undefined>>,
+  nowMs: number
+): number | undefined => {
+  const structured = headers.ratelimit
+  const pairs: ReadonlyArray<readonly [number | undefined, number | undefined]> = [
+    [seconds(headers["ratelimit-remaining"]), seconds(headers["ratelimit-reset"])],
+    [seconds(structured?.match(/;\s*r=(\d+)/)?.[1]), seconds(structured?.match(/;\s*t=(\d+)/)?.[1])],
+    [seconds(headers["x-ratelimit-remaining"]), seconds(headers["x-ratelimit-reset"])]
+  ]
+  for (const [remaining, reset] of pairs) {
+    if (remaining === 0 && reset !== undefined)
+      return reset >= unixSecondsFrom ? reset * 1000 : nowMs + reset * 1000
+  }
+  return undefined
+}

@@ -209,6 +209,38 @@ describe("Decide.decide, row by row", () => {
       "stop last"
     ],
     [
+      "429s spend no attempts: a fifth attempt after three 429s and a 503, pinned",
+      plan({ policy: "pinned", allowed: ["eu"] }),
+      { ...triedIn("eu", "eu", "eu", "eu"), throttled: 3, retries: 3 },
+      failure("eu", "rate-limited", "retryable", 1_000),
+      healthy,
+      "eu after 2000 ms"
+    ],
+    [
+      "429s spend no attempts, other failures do: four 503s after two 429s end the call",
+      plan({ policy: "pinned", allowed: ["eu"] }),
+      { ...triedIn("eu", "eu", "eu", "eu", "eu", "eu"), throttled: 2, retries: 5 },
+      failure("eu", "server-error", "retryable"),
+      healthy,
+      "stop last"
+    ],
+    [
+      "a budget of one attempt retries nothing, not even a 429",
+      plan({ maxAttempts: 1 }),
+      triedIn("eu"),
+      failure("eu", "rate-limited", "retryable", 1_000),
+      healthy,
+      "stop last"
+    ],
+    [
+      "429s spend no attempts, but the deadline still bounds their waits",
+      plan({ policy: "pinned", allowed: ["eu"], deadlineAt: 10_000 }),
+      { ...triedIn("eu", "eu", "eu", "eu"), throttled: 3, retries: 4 },
+      failure("eu", "rate-limited", "retryable"),
+      { ...healthy, now: 9_000 },
+      "stop last"
+    ],
+    [
       "going back to a tried region waits its backoff",
       plan(),
       triedIn("eu", "na"),
@@ -238,6 +270,17 @@ describe("Decide.decide, row by row", () => {
       assert.strictEqual(next(Decide.decide(callPlan, state, last, world)), expected)
     })
   }
+
+  it("out of time (a rate permit past the deadline): one region's error, or every region's", () => {
+    const failed = (...targets: ReadonlyArray<Target>) => ({ ...triedIn(...targets), onlyInvalid: false })
+    const rows: ReadonlyArray<readonly [Decide.CallState, string]> = [
+      [failed("eu"), "stop last"],
+      [failed("eu", "eu"), "stop last"],
+      [failed("eu", "na"), "stop all-regions"],
+      [triedIn("eu", "na"), "stop last"]
+    ]
+    for (const [state, expected] of rows) assert.strictEqual(next(Decide.exhausted(state)), expected)
+  })
 
   it("a retryable failure after a failover starts a new streak in the new region", () => {
     const { state } = Decide.decide(

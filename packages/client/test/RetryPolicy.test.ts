@@ -1,9 +1,26 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
-import { backoffMs, classifyStatus, retryAfterMs } from "../src/RetryPolicy.js"
+import { backoffMs, classifyStatus, quotaResetAt, retryAfterMs } from "../src/RetryPolicy.js"
 import { userAgent, version } from "../src/version.js"
 
 describe("RetryPolicy", () => {
+  it("rate-limit headers: the reset time when the quota is spent, undefined otherwise", () => {
+    const now = 1_000_000
+    const rows: ReadonlyArray<readonly [Record<string, string>, number | undefined]> = [
+      [{ "ratelimit-remaining": "0", "ratelimit-reset": "3" }, now + 3000],
+      [{ ratelimit: '"default";r=0;t=7' }, now + 7000],
+      [{ ratelimit: '"default";t=7;r=0' }, now + 7000],
+      [{ "x-ratelimit-remaining": "0", "x-ratelimit-reset": "2" }, now + 2000],
+      // A Unix time in seconds, as GitHub sends it.
+      [{ "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000" }, 1_700_000_000_000],
+      [{ "ratelimit-remaining": "5", "ratelimit-reset": "3" }, undefined],
+      [{ "ratelimit-remaining": "0" }, undefined],
+      [{ "ratelimit-remaining": "none", "ratelimit-reset": "3" }, undefined],
+      [{}, undefined]
+    ]
+    for (const [headers, expected] of rows) assert.strictEqual(quotaResetAt(headers, now), expected)
+  })
+
   it("backoff is min(500 ms x 2^n, 8 s), jittered within its upper half", () => {
     const ceilings = [500, 1000, 2000, 4000, 8000, 8000, 8000]
     ceilings.forEach((ceiling, n) => {

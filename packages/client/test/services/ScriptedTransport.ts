@@ -7,7 +7,7 @@ import { ConnectFailure, seedExampleResponse } from "@convocore-effect/schema"
 import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Clock, Effect, Layer } from "effect"
 import { ConvocoreConfig, type ConvocoreConfigInput } from "../../src/ConvocoreConfig.js"
-import { CircuitBreaker, Convocore, ResilientHttpClient } from "../../src/index.js"
+import { CircuitBreaker, Convocore, RateController, ResilientHttpClient } from "../../src/index.js"
 
 export const SECRET = "vg_SECRET_test_key_123"
 export const euUrl = "https://eu.test/v3"
@@ -96,12 +96,12 @@ export const makeTransport = (script: Script) => {
   return { sent, layer: Layer.succeed(HttpClient.HttpClient, client) }
 }
 
-/** The full client over a scripted transport; the breaker is in the output so tests can look at it. */
+/** The full client over a scripted transport; the breaker and rate controller are in the output so tests can look at them. */
 export const clientLayer = (script: Script, config: Partial<ConvocoreConfigInput> = {}) => {
   const transport = makeTransport(script)
   const layer = Convocore.DefaultWithoutDependencies.pipe(
     Layer.provideMerge(ResilientHttpClient.DefaultWithoutDependencies),
-    Layer.provideMerge(CircuitBreaker.Default),
+    Layer.provideMerge(Layer.merge(CircuitBreaker.Default, RateController.Default)),
     Layer.provideMerge(transport.layer),
     Layer.provideMerge(ConvocoreConfig.layer({ apiKey: SECRET, euUrl, naUrl, ...config })),
     Layer.orDie
