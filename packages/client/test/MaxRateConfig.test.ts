@@ -1,7 +1,4 @@
-/**
- * `CONVOCORE_MAX_RATE` / `maxRate`, the rate controller's ceiling. Kept apart from ConvocoreConfig.test.ts,
- * which is being reworked with the shared duration grammar.
- */
+/** `CONVOCORE_MAX_RATE` / `maxRate`, the rate controller's ceiling. */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either } from "effect"
 import { ConvocoreConfig, config } from "../src/ConvocoreConfig.js"
@@ -22,11 +19,13 @@ describe("maxRate", () => {
     })
   )
 
-  it.effect("zero, negative, infinite or not a number is refused, naming the variable", () =>
+  it.effect("zero, negative, infinite or not a number is refused, naming the field or the variable", () =>
     Effect.gen(function* () {
+      // Given in code, a setting is named by its field; read from the environment, by its variable.
       for (const maxRate of [0, -3, Number.POSITIVE_INFINITY, Number.NaN]) {
         const refused = yield* Effect.flip(ConvocoreConfig.make({ apiKey: key, maxRate }))
-        assert.include(String(refused), "CONVOCORE_MAX_RATE")
+        assert.include(String(refused), "maxRate: ")
+        assert.include(String(refused), "is not a positive number of requests per second")
       }
       const text = yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_MAX_RATE: "fast" })
       assert.isTrue(Either.isLeft(text))
