@@ -16,6 +16,7 @@
  * Switches, none of which changes what the default run measures:
  * - `BENCH_ONLY=hit`: only the bare server and the cache hit, alternating (about 1 minute);
  * - `BENCH_ONLY=miss`: only cache misses, alternating with the compared bundle's when one is given;
+ *   `BENCH_MISS_ENV=K=V,...` sets variables for this bundle's miss gateway only (say, `CONVOCORE_HEDGE_DELAY=off`);
  * - `BENCH_ROUNDS=n`: alternating bare/hit rounds (default 2; the better run of each is reported);
  * - `BENCH_COMPARE_BUNDLE=<path>`: another gateway bundle (say, the build before a change) measured on
  *   cache hits in the same rounds, so that a before/after comparison shares the machine's conditions;
@@ -243,8 +244,14 @@ const printRuns = () => {
 // --- cache misses alone, this bundle against the compared one ----------------------------------------
 if (missOnly) {
   const missEnv = { GATEWAY_CACHE_TTL: "0", GATEWAY_STALE_IF_ERROR: "0" }
+  const ownEnv = Object.fromEntries(
+    (process.env.BENCH_MISS_ENV ?? "")
+      .split(",")
+      .filter((pair) => pair.includes("="))
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
+  )
   const gateways = [
-    { name: "cache miss", gateway: await startGateway(upstream, missEnv) },
+    { name: "cache miss", gateway: await startGateway(upstream, { ...missEnv, ...ownEnv }) },
     ...(compareBundle === undefined
       ? []
       : [

@@ -71,12 +71,12 @@ const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
 
 /**
  * Where the gateway's client defaults differ from a CLI's: a gateway serves many callers at once, so a
- * region that starts to hang must not hold each of them for a whole attempt timeout. Calls race the other
- * region after a delay learned from recent answer times, and an attempt gives up sooner. The variables of
- * the same names override them.
+ * region that starts to hang must not hold each of them for a 10 s attempt timeout; an attempt gives up
+ * after 3 s and the call fails over (and the breaker soon sends calls straight to the healthy region). An
+ * adaptive hedge (`CONVOCORE_HEDGE_DELAY=adaptive`) answers sooner still, at the cost of two fibers per
+ * call on every miss, so it is the operator's choice. The variables of the same names override these.
  */
 export const clientDefaults = {
-  CONVOCORE_HEDGE_DELAY: "adaptive",
   CONVOCORE_ATTEMPT_TIMEOUT: "3s"
 } as const
 

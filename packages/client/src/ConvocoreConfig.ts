@@ -93,8 +93,8 @@ export interface ConvocoreConfigInput {
   readonly backoffBase?: DurationSetting | undefined
   readonly backoffMax?: DurationSetting | undefined
   readonly retryAfterCap?: DurationSetting | undefined
-  /** A duration, or `"adaptive"` for a delay learned from recent answer times. */
-  readonly hedgeDelay?: DurationSetting | "adaptive" | undefined
+  /** A duration, `"adaptive"` for a delay learned from recent answer times, or `"off"`. */
+  readonly hedgeDelay?: DurationSetting | "adaptive" | "off" | undefined
   readonly breakerThreshold?: number | undefined
   readonly breakerCooldown?: DurationSetting | undefined
   readonly breakerCooldownMax?: DurationSetting | undefined
@@ -209,10 +209,11 @@ const rate: Decode<number, number> = (input) => {
     : Either.left(`${Excerpt.quote(String(input))} is not a positive number of requests per second`)
 }
 
-const hedgeDelay: Decode<Duration.DurationInput, number | "adaptive"> = (input) =>
-  typeof input === "string" && /^\s*(adaptive|auto)\s*$/i.test(input)
-    ? Either.right("adaptive")
-    : Either.mapLeft(duration("non-negative")(input), (message) => `${message} (or "adaptive")`)
+const hedgeDelay: Decode<Duration.DurationInput, number | "adaptive" | "off"> = (input) => {
+  if (typeof input === "string" && /^\s*(adaptive|auto)\s*$/i.test(input)) return Either.right("adaptive")
+  if (typeof input === "string" && /^\s*(off|none)\s*$/i.test(input)) return Either.right("off")
+  return Either.mapLeft(duration("non-negative")(input), (message) => `${message} (or "adaptive", or "off")`)
+}
 
 const count =
   (min: number): Decode<number, number> =>
@@ -301,7 +302,9 @@ export const configWith = (
     backoffBaseMs: millis("backoffBase", "non-negative"),
     backoffMaxMs: millis("backoffMax", "non-negative"),
     retryAfterCapMs: millis("retryAfterCap", "non-negative"),
-    hedgeDelayMs: setting("hedgeDelay", hedgeDelay, given.hedgeDelay),
+    hedgeDelayMs: Config.map(setting("hedgeDelay", hedgeDelay, given.hedgeDelay), (delay) =>
+      delay === "off" ? undefined : delay
+    ),
     failureThreshold: withDefault(
       setting("breakerThreshold", count(1), given.breakerThreshold),
       defaults.breakerThreshold

@@ -8,7 +8,7 @@ const fromEnv = (env: Record<string, string>) =>
 const key = "vg_SECRET_test_key_123"
 
 describe("ConvocoreConfig", () => {
-  it.effect("CONVOCORE_HEDGE_DELAY: a duration, or adaptive; anything else names the variable", () =>
+  it.effect("CONVOCORE_HEDGE_DELAY: a duration, adaptive or off; anything else names the variable", () =>
     Effect.gen(function* () {
       const adaptive = Either.getOrThrow(
         yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_HEDGE_DELAY: "adaptive" })
@@ -18,9 +18,12 @@ describe("ConvocoreConfig", () => {
         yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_HEDGE_DELAY: "250ms" })
       )
       assert.strictEqual(fixed.hedgeDelayMs, 250)
+      const off = Either.getOrThrow(yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_HEDGE_DELAY: "off" }))
+      assert.strictEqual(off.hedgeDelayMs, undefined)
       const wrong = yield* fromEnv({ CONVOCORE_API_KEY: key, CONVOCORE_HEDGE_DELAY: "soon" })
       assert.isTrue(Either.isLeft(wrong))
-      if (Either.isLeft(wrong)) assert.match(String(wrong.left), /CONVOCORE_HEDGE_DELAY: .*or "adaptive"/)
+      if (Either.isLeft(wrong))
+        assert.match(String(wrong.left), /CONVOCORE_HEDGE_DELAY: .*or "adaptive", or "off"/)
     })
   )
 
