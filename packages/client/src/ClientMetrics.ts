@@ -38,6 +38,15 @@ export const breakerState = Metric.gauge("convocore.client.breaker.state", {
   description: "Circuit breaker state per region: 0 closed, 1 half-open (probing), 2 open"
 })
 
+export const requestRate = Metric.gauge("convocore.client.rate", {
+  description: "The rate controller's current rate per region, requests per second (absent while unthrottled)"
+})
+
+/** Records a region's current rate; the caller checks `enabled` first. */
+export const recordRate = (target: Target, rate: number | undefined): void => {
+  if (rate !== undefined) requestRate.unsafeUpdate(rate, [MetricLabel.make("region", target)])
+}
+
 export const breakerValue = (state: BreakerState): number =>
   state._tag === "Closed" ? 0 : state._tag === "HalfOpen" ? 1 : 2
 

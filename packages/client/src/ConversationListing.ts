@@ -23,6 +23,7 @@ import {
 import { Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
 import { type Decode, type DecodeFailure, decodeFailure } from "./AttemptResult.js"
 import type { CallOptions, Traced } from "./ResilientHttpClient.js"
+import * as Spans from "./Spans.js"
 
 export interface ListOptions extends CallOptions {
   /** Rows per page, made a whole number in 1..20 as the API does (default 20). */
@@ -119,11 +120,23 @@ export const makeListing = (fetchPage: PageFetcher) => {
         const limit = clampListLimit(options?.limit ?? maxListLimit)
         const page = ({ cursor, left }: { cursor: ListCursor | undefined; left: number }) =>
           Effect.flatMap(
-            fetchPage(
-              agent.right,
-              { cursor, limit: clampListLimit(Math.min(limit, left)) },
-              decodePage(cursor),
-              options
+            // One span per page when a tracer listens; its attempts are its children.
+            Spans.whenTraced(
+              "Convocore.listPage",
+              { attributes: { "convocore.page.first": cursor === undefined }, captureStackTrace: false },
+              (span) =>
+                Effect.tap(
+                  fetchPage(
+                    agent.right,
+                    { cursor, limit: clampListLimit(Math.min(limit, left)) },
+                    decodePage(cursor),
+                    options
+                  ),
+                  ({ result }) => {
+                    if (span !== undefined && Either.isRight(result))
+                      span.attribute("convocore.page.rows", result.right.rows.length)
+                  }
+                )
             ),
             ({ result }) =>
               Effect.map(result, (listed) => {

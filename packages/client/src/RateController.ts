@@ -12,6 +12,7 @@
 import { Clock, Duration, Effect, Option } from "effect"
 import * as AdaptiveRate from "./AdaptiveRate.js"
 import { ConvocoreConfig } from "./ConvocoreConfig.js"
+import * as Spans from "./Spans.js"
 import type { Target } from "./Trail.js"
 
 /** What a region's controller has done: for a run's summary, and for a gateway to share. */
@@ -79,7 +80,7 @@ export const makeController = (maxRate: number | undefined) => {
       }
       if (now >= deadlineAt) return Effect.succeed(false)
       queue.waiting++
-      return queue.lock
+      const queued = queue.lock
         .withPermits(1)(paced(target, deadlineAt))
         .pipe(
           Effect.timeoutTo({
@@ -89,6 +90,18 @@ export const makeController = (maxRate: number | undefined) => {
           }),
           Effect.ensuring(Effect.sync(() => queue.waiting--))
         )
+      // A wait the rate imposes is a span of its own when a tracer listens.
+      return Spans.whenTraced(
+        "Convocore.rateWait",
+        { attributes: { "convocore.region": target }, captureStackTrace: false },
+        (span) =>
+          span === undefined
+            ? queued
+            : Effect.tap(queued, (admitted) => {
+                span.attribute("convocore.rate", statsOf(get(target), maxRate).rate ?? "unthrottled")
+                span.attribute("convocore.admitted", admitted)
+              })
+      )
     })
 
   const record = (target: Target, answer: AdaptiveRate.Answer, now: number): void => {

@@ -270,6 +270,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                   },
                   now
                 )
+                if (fiber.getFiberRef(ClientMetrics.enabled))
+                  ClientMetrics.recordRate(at.target, rate.stats(at.target).rate)
               }
               if (result._tag === "Succeeded") return Effect.succeed(result)
               // Effect drops a debug line below the minimum level anyway; checking first also skips

@@ -5,9 +5,10 @@
  */
 import { type Conversation, seedExampleResponse } from "@convocore-effect/schema"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Stream, TestClock } from "effect"
+import { Chunk, Effect, Either, Fiber, Stream, TestClock, type Tracer } from "effect"
 import { Convocore, type ListedRow, RateController } from "../src/index.js"
-import { clientLayer, errorReply, json, type Reply, ref } from "./services/ScriptedTransport.js"
+import { recordingTracer } from "./services/RecordingTracer.js"
+import { clientLayer, errorReply, json, ok, type Reply, ref } from "./services/ScriptedTransport.js"
 
 /** Five rows over three pages of two: cursors `c2` and `c3` lead to the second and third. */
 const pages: Record<string, { ids: ReadonlyArray<string>; next: string | null }> = {
@@ -190,5 +191,28 @@ describe("Convocore.layerMemory listing", () => {
       const badCursor = yield* drain(convocore.listConversations("agent123", { cursor: "elsewhere" }))
       assert.strictEqual(badCursor.error?._tag, "BadRequest")
     }).pipe(Effect.provide(Convocore.layerMemory({ agent123: documents })))
+  )
+})
+
+describe("list pages and rate waits as spans", () => {
+  it.effect(
+    "each page is a Convocore.listPage span when a tracer listens; a wait for the rate, a Convocore.rateWait",
+    () => {
+      const { layer } = clientLayer((_, __, url) => (isList(url) ? pageReply(url) : ok()), { maxRate: 1 })
+      return Effect.gen(function* () {
+        const spans: Array<Tracer.Span> = []
+        const tracer = yield* recordingTracer(spans)
+        const convocore = yield* Convocore
+        yield* drain(convocore.listConversations("agent123", { limit: 2 })).pipe(Effect.withTracer(tracer))
+        const pageSpans = spans.filter((span) => span.name === "Convocore.listPage")
+        assert.strictEqual(pageSpans.length, 3)
+        assert.deepStrictEqual(
+          pageSpans.map((span) => span.attributes.get("convocore.page.rows")),
+          [2, 2, 1]
+        )
+        // At most one request a second: the later pages waited for the rate.
+        assert.isAtLeast(spans.filter((span) => span.name === "Convocore.rateWait").length, 1)
+      }).pipe(Effect.provide(layer))
+    }
   )
 })

@@ -4,24 +4,12 @@
  */
 import { ConvocoreError } from "@convocore-effect/schema"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Logger, LogLevel, Schema, Tracer } from "effect"
+import { Effect, Either, Logger, LogLevel, Schema, type Tracer } from "effect"
+import { recordingTracer } from "./services/RecordingTracer.js"
 import { runTraced } from "./services/Run.js"
 import { clientLayer, errorReply, json, ok, type Script, SECRET } from "./services/ScriptedTransport.js"
 
 const encodeError = Schema.encodeSync(ConvocoreError)
-
-/** The current tracer, with every span it starts also pushed onto `spans` for the test to inspect. */
-const recordingTracer = (spans: Array<Tracer.Span>) =>
-  Effect.map(Effect.tracer, (native) =>
-    Tracer.make({
-      span: (...args) => {
-        const span = native.span(...args)
-        spans.push(span)
-        return span
-      },
-      context: (f, fiber) => native.context(f, fiber)
-    })
-  )
 
 const scenarios: ReadonlyArray<readonly [string, Script, string]> = [
   ["401", () => errorReply(401, "UNAUTHORIZED"), "Unauthorized"],

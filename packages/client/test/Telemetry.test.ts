@@ -130,4 +130,20 @@ describe("Telemetry.layer", () => {
       assert.strictEqual(yield* attempts("eu", "connect-failed"), before + 1)
     })
   )
+
+  it.effect("records the rate controller's current rate per region once it has one", () =>
+    Effect.gen(function* () {
+      const rate = Metric.value(
+        ClientMetrics.requestRate.pipe(Metric.taggedWithLabels([MetricLabel.make("region", "na")]))
+      ).pipe(Effect.map((state) => state.value))
+      // A ceiling gives the controller a rate from the first answer on.
+      const paced = clientLayer(() => ok(), { region: "na", maxRate: 7 })
+      yield* Effect.flatMap(Convocore, (convocore) => convocore.getConversation(ref)).pipe(
+        Effect.provide(paced.layer),
+        Effect.provide(ClientMetrics.layer)
+      )
+      assert.isAbove(yield* rate, 0)
+      assert.isAtMost(yield* rate, 7)
+    })
+  )
 })
