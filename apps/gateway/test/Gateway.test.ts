@@ -136,10 +136,11 @@ describe("the conversation route", () => {
   it.scopedLive("coalesces 100 concurrent identical requests into one upstream request", () =>
     Effect.gen(function* () {
       // Nothing is cached (TTL 0), so only coalescing can keep the count at one; the upstream is slow
-      // enough that every request arrives while the first is in flight.
+      // enough that every request arrives while the first is in flight, even on a busy machine.
       const stack = yield* startStack({
-        sandbox: { faults: { eu: "latency=1s" } },
-        gateway: { cacheTtl: "0", staleIfError: "0" }
+        sandbox: { faults: { eu: "latency=3s" } },
+        gateway: { cacheTtl: "0", staleIfError: "0" },
+        client: { attemptTimeout: 10_000, deadline: 20_000 }
       })
       const path = conversationPath("coalesced-convo")
       const answers = yield* Effect.forEach(Array.from({ length: 100 }), () => stack.get(path, auth), {
