@@ -144,6 +144,11 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     progress.stop()
     yield* sink.close
 
+    yield* Effect.annotateCurrentSpan({
+      "convocore.export.exported": exported,
+      "convocore.export.failed": failed,
+      "convocore.export.skipped": skipped
+    })
     const conversations = (n: number) => `${n} conversation${n === 1 ? "" : "s"}`
     const already = skipped > 0 ? ` (${skipped} already written, skipped)` : ""
     if (failed === 0) {
@@ -165,6 +170,8 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
   })
 
   return program.pipe(
+    // The export as one span (its counts at the end), the calls for its conversations below it.
+    Effect.withSpan("Convocore.export", { captureStackTrace: false }),
     Effect.scoped,
     Effect.provide(Connection.layer(flags)),
     Effect.catchAll((error: UsageError | InternalError | PartialExport) =>

@@ -69,6 +69,30 @@ layer(SandboxEnv.layer)("telemetry", (it) => {
     )
   }
 
+  it.scoped("an export is one span with its counts, the calls for its conversations below it", () =>
+    Effect.gen(function* () {
+      const receiver = yield* OtlpReceiver.make
+      const env = {
+        ...(yield* SandboxEnv.env),
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json"
+      }
+      const result = yield* run(["conversations", "export", Fixtures.demoAgent, "--ids", "-"], {
+        env,
+        stdin: "generated-1\ngenerated-2\n"
+      })
+      assert.strictEqual(result.code, 0, result.stderr)
+      const spans = receiver.spans()
+      const exportSpan = spans.find((span) => span.name === "Convocore.export")
+      assert.isDefined(exportSpan, spans.map((span) => span.name).join(", "))
+      assert.strictEqual(Number(exportSpan?.attributes["convocore.export.exported"]), 2)
+      assert.strictEqual(Number(exportSpan?.attributes["convocore.export.failed"]), 0)
+      const calls = spans.filter((span) => span.name === "Convocore.getConversation")
+      assert.strictEqual(calls.length, 2)
+      for (const call of calls) assert.strictEqual(call.parentSpanId, exportSpan?.spanId)
+    })
+  )
+
   it.scoped("an export reports its progress as a metric", () =>
     Effect.gen(function* () {
       const receiver = yield* OtlpReceiver.make
