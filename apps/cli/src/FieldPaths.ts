@@ -3,7 +3,7 @@
  * and the order the paths were given in; a path into an array applies to every element
  * (`crmActivities.title` gives each activity's title). Paths that are absent are left out, never invented.
  */
-import { Excerpt } from "@convocore-effect/schema"
+import * as Excerpt from "@convocore-effect/schema/Excerpt"
 import { Either } from "effect"
 
 export type FieldPath = ReadonlyArray<string>

@@ -4,7 +4,9 @@
  * `convocore conversations get a b --verbose`.
  */
 
-import { DurationFromString, Excerpt } from "@convocore-effect/schema"
+// Module by module, not the package index: the help path must not load the document schemas and ajv.
+import { DurationFromString } from "@convocore-effect/schema/DurationFromString"
+import * as Excerpt from "@convocore-effect/schema/Excerpt"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
