@@ -47,6 +47,33 @@ const get = Command.make(
   )
 )
 
+const list = Command.make(
+  "list",
+  {
+    ...Flags.shared,
+    agentId: Args.text({ name: "agentId" }).pipe(Args.withDescription("The agent (workspace bot) id")),
+    format: Options.choice("format", ["ndjson", "json", "csv", "pretty"]).pipe(
+      Options.withDescription(
+        "Output format; default: a table on a terminal, ndjson (a row a line) when piped"
+      ),
+      Options.optional
+    ),
+    limit: Options.integer("limit").pipe(
+      Options.withDescription("List at most this many conversations (default: all)"),
+      Options.mapEffect((n) =>
+        n >= 1 ? Effect.succeed(n) : Effect.fail(Flags.refuse(`--limit ${n}: expected 1 or more`))
+      ),
+      Options.optional
+    )
+  },
+  (flags): Effect.Effect<void, ExitWith> =>
+    Effect.flatMap(Effect.promise(Commands.ListConversations), (command) => command.run(flags))
+).pipe(
+  Command.withDescription(
+    "List an agent's conversations, newest first, following the upstream's cursor from page to page. Exit codes as for get"
+  )
+)
+
 const exportCommand = Command.make(
   "export",
   {
@@ -121,7 +148,7 @@ const sandbox = Command.make(
 )
 
 const conversations = Command.make("conversations").pipe(Command.withDescription("Read conversations"))
-const conversationsCommands = [get, exportCommand] as const
+const conversationsCommands = [get, list, exportCommand] as const
 
 const convocore = Command.make("convocore").pipe(
   Command.withDescription("Get and export Convocore conversations, and run the Convocore sandbox")
@@ -135,6 +162,7 @@ export const root = convocore.pipe(
 export const tree: CommandTree.Node = CommandTree.node("convocore", convocore, [
   CommandTree.node("conversations", conversations, [
     CommandTree.node("get", get),
+    CommandTree.node("list", list),
     CommandTree.node("export", exportCommand)
   ]),
   CommandTree.node("sandbox", sandbox)

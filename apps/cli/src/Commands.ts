@@ -5,4 +5,5 @@
  */
 export const GetConversation = () => import("./GetConversation.js")
 export const ExportConversations = () => import("./ExportConversations.js")
+export const ListConversations = () => import("./ListConversations.js")
 export const ServeSandbox = () => import("./ServeSandbox.js")
