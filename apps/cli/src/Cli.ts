@@ -27,6 +27,12 @@ const fields = Options.text("fields").pipe(
   Options.optional
 )
 
+const csvRaw = Options.boolean("csv-raw").pipe(
+  Options.withDescription(
+    "CSV: write cells that start with =, +, -, @, a tab or a carriage return as they are; by default they get a leading ' so a spreadsheet does not run them as formulas"
+  )
+)
+
 const get = Command.make(
   "get",
   {
@@ -64,7 +70,8 @@ const list = Command.make(
         n >= 1 ? Effect.succeed(n) : Effect.fail(Flags.refuse(`--limit ${n}: expected 1 or more`))
       ),
       Options.optional
-    )
+    ),
+    csvRaw
   },
   (flags): Effect.Effect<void, ExitWith> =>
     Effect.flatMap(Effect.promise(Commands.ListConversations), (command) => command.run(flags))
@@ -107,7 +114,8 @@ const exportCommand = Command.make(
         "Continue an interrupted export into --output: skip ids already written, append the rest"
       )
     ),
-    fields
+    fields,
+    csvRaw
   },
   (flags): Effect.Effect<void, ExitWith> =>
     Effect.flatMap(Effect.promise(Commands.ExportConversations), (command) => command.run(flags))

@@ -4,6 +4,11 @@
  * they are, numbers and booleans as JSON writes them, absent and `null` as an empty cell, arrays and
  * objects as compact JSON. Quoting is csv-stringify's (RFC 4180: a cell with a comma, quote or line
  * break is quoted, quotes doubled).
+ *
+ * Lead fields are typed by people (names, notes, companies), and a spreadsheet runs a cell that starts
+ * with `=`, `+`, `-`, `@`, a tab or a carriage return as a formula. Such text cells are neutralised as
+ * OWASP recommends (a `'` before them), unless the caller asks for the raw text (`--csv-raw`). Numbers are
+ * written as they are: `-5` is a number, not a formula.
  */
 import { stringify } from "csv-stringify/sync"
 import * as FieldPaths from "./FieldPaths.js"
@@ -33,9 +38,19 @@ export const defaultColumns: ReadonlyArray<FieldPaths.FieldPath> = [
 
 export const requestedIdColumn = "convoId"
 
-export const cell = (value: unknown): string => {
+const formulaStart = /^[=+\-@\t\r]/
+
+/** A text cell a spreadsheet would not run: a leading `'` before what would start a formula. */
+export const neutralised = (text: string): string => (formulaStart.test(text) ? `'${text}` : text)
+
+export interface CellOptions {
+  /** Keep text that starts like a formula as it is (for tools that need the exact text). */
+  readonly raw?: boolean | undefined
+}
+
+export const cell = (value: unknown, options: CellOptions = {}): string => {
   if (value === undefined || value === null) return ""
-  if (typeof value === "string") return value
+  if (typeof value === "string") return options.raw === true ? value : neutralised(value)
   if (typeof value === "number" || typeof value === "boolean") return String(value)
   return JSON.stringify(value)
 }
@@ -48,12 +63,13 @@ export const header = (columns: ReadonlyArray<FieldPaths.FieldPath>): string =>
 export const record = (
   columns: ReadonlyArray<FieldPaths.FieldPath>,
   convoId: string,
-  document: unknown
+  document: unknown,
+  options: CellOptions = {}
 ): string =>
   line(
     columns.map((column) =>
       column.length === 1 && column[0] === requestedIdColumn
-        ? convoId
-        : cell(FieldPaths.get(document, column))
+        ? cell(convoId, options)
+        : cell(FieldPaths.get(document, column), options)
     )
   )

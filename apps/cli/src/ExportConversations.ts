@@ -28,6 +28,8 @@ export interface ExportFlags extends SharedFlags {
   readonly concurrency: number
   readonly resume: boolean
   readonly fields: Option.Option<ReadonlyArray<FieldPaths.FieldPath>>
+  /** CSV: keep cells that start like a formula as they are. */
+  readonly csvRaw: boolean
 }
 
 /** Failures kept for the final listing; past this only their number is. */
@@ -87,7 +89,7 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
   const fields = Option.getOrUndefined(flags.fields)
   const render = (convoId: string, document: unknown): string =>
     columns !== undefined
-      ? CsvRecord.record(columns, convoId, document)
+      ? CsvRecord.record(columns, convoId, document, { raw: flags.csvRaw })
       : jsonLine(fields === undefined ? document : FieldPaths.select(document, fields))
 
   const program = Effect.gen(function* () {

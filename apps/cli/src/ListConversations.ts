@@ -20,6 +20,8 @@ export interface ListFlags extends SharedFlags {
   readonly agentId: string
   readonly format: Option.Option<Format>
   readonly limit: Option.Option<number>
+  /** CSV: keep cells that start like a formula as they are. */
+  readonly csvRaw: boolean
 }
 
 /** The columns a list row has that an analyst reads first (rows carry fewer fields than documents). */
@@ -69,7 +71,7 @@ export const run = (flags: ListFlags): Effect.Effect<void, ExitWith> => {
         case "json":
           return write(`${first ? "\n" : ",\n"}${JSON.stringify(row)}`)
         case "csv":
-          return write(CsvRecord.record(columns, String(row.ID ?? ""), row))
+          return write(CsvRecord.record(columns, String(row.ID ?? ""), row, { raw: flags.csvRaw }))
         case "pretty":
           return write(`${tableLine(row)}\n`)
       }

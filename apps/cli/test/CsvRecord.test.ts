@@ -32,6 +32,33 @@ describe("CsvRecord", () => {
     ])
   })
 
+  it("neutralises text a spreadsheet would run as a formula, unless asked for the raw text", () => {
+    const columns = [["convoId"], ["userName"], ["note"], ["value"], ["userPhone"]]
+    const document = {
+      userName: '=HYPERLINK("http://x")',
+      note: "@SUM(A1)",
+      value: -5,
+      userPhone: "+1 555 0100"
+    }
+    assert.deepStrictEqual(Csv.parse(CsvRecord.record(columns, "-id", document))[0], [
+      "'-id",
+      '\'=HYPERLINK("http://x")',
+      "'@SUM(A1)",
+      "-5",
+      "'+1 555 0100"
+    ])
+    for (const start of ["=", "+", "-", "@", "\t", "\r"])
+      assert.strictEqual(CsvRecord.cell(`${start}x`), `'${start}x`)
+    assert.strictEqual(CsvRecord.cell("plain"), "plain")
+    assert.deepStrictEqual(Csv.parse(CsvRecord.record(columns, "-id", document, { raw: true }))[0], [
+      "-id",
+      '=HYPERLINK("http://x")',
+      "@SUM(A1)",
+      "-5",
+      "+1 555 0100"
+    ])
+  })
+
   it("starts its default columns with the id asked for", () => {
     assert.deepStrictEqual(CsvRecord.defaultColumns[0], ["convoId"])
     assert.isTrue(CsvRecord.defaultColumns.some((c) => c.join(".") === "userEmail"))
