@@ -57,7 +57,7 @@ export const currentRequestId = FiberRef.unsafeMake<string | undefined>(undefine
 export const conversationRoute = /^\/v3\/agents\/[^/]+\/convos\/[^/]+\/?$/
 
 /** The route template a path belongs to: a bounded label set for metrics. */
-/** Whether a request is for the upstream as it is: any `/v3` route but the conversation route's GET. */
+/** Whether a request goes to the upstream as it is: every `/v3` route but the conversation route's GET. */
 export const passesThrough = (method: string, path: string): boolean =>
   path.startsWith("/v3/") && !(method === "GET" && conversationRoute.test(path))
 
