@@ -114,6 +114,11 @@ const exportCommand = Command.make(
         "Continue an interrupted export into --output: skip ids already written, append the rest"
       )
     ),
+    force: Options.boolean("force").pipe(
+      Options.withDescription(
+        "Start afresh over an --output that holds an earlier export (it would be truncated)"
+      )
+    ),
     fields,
     csvRaw
   },

@@ -3,6 +3,8 @@
  * time, each written as soon as it arrives (NDJSON or CSV), so memory holds only what is in flight.
  * A failed id does not stop the export: failures are listed at the end and the exit code is 8.
  */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { Convocore } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
 import { Effect, Either, Option, Stream } from "effect"
@@ -30,7 +32,12 @@ export interface ExportFlags extends SharedFlags {
   readonly fields: Option.Option<ReadonlyArray<FieldPaths.FieldPath>>
   /** CSV: keep cells that start like a formula as they are. */
   readonly csvRaw: boolean
+  /** Start afresh over an output that holds an earlier export. */
+  readonly force: boolean
 }
+
+/** The file a path names, links followed; the path itself when nothing is there yet. */
+const fileOf = (path: string) => (Fs.existsSync(path) ? Fs.realpathSync(path) : Path.resolve(path))
 
 /** Failures kept for the final listing; past this only their number is. */
 const listedFailures = 1000
@@ -61,7 +68,14 @@ const openSink = (
           }),
     onSome: (path) =>
       Effect.try({
-        try: () => ResumableOutput.open(path, { resume: flags.resume, header }),
+        try: () => {
+          // Opening the output would empty the ids before they are read.
+          if (flags.ids !== "-" && fileOf(flags.ids) === fileOf(path))
+            throw new UsageError({
+              message: `--output ${path} is the --ids file: write the export elsewhere`
+            })
+          return ResumableOutput.open(path, { resume: flags.resume, force: flags.force, header })
+        },
         catch: (cause) =>
           cause instanceof UsageError
             ? cause

@@ -76,15 +76,27 @@ const readPrefix = (path: string, length: number): string => {
   }
 }
 
+/** Whether `path` is a file with something in it (an empty one, or a device, has nothing to lose). */
+const holdsData = (path: string): boolean => {
+  const stat = Fs.statSync(path, { throwIfNoEntry: false })
+  return stat !== undefined && stat.isFile() && stat.size > 0
+}
+
 /**
- * Opens `output` for an export. Without `resume` it starts afresh (truncating). With `resume`, an
- * existing output must have its journal; `header` (CSV) must match the existing one.
+ * Opens `output` for an export. With `resume`, an existing output must have its journal, and `header`
+ * (CSV) must match the existing one. Without it, an output that holds an earlier export (it has a
+ * journal) is refused unless `force`: starting afresh would truncate it, and it may be an unfinished
+ * export that `--resume` would complete.
  */
 export const open = (
   output: string,
-  options: { readonly resume: boolean; readonly header: string | undefined }
+  options: { readonly resume: boolean; readonly force: boolean; readonly header: string | undefined }
 ): ResumableOutput => {
   const journal = journalPath(output)
+  if (!options.resume && !options.force && Fs.existsSync(journal) && holdsData(output))
+    throw new UsageError({
+      message: `${output} holds an earlier export (${journal} is beside it): --resume continues it, --force starts it afresh`
+    })
   let recovered: Recovered = { done: new Set(), end: 0, journalBytes: 0 }
   if (options.resume && Fs.existsSync(output)) {
     if (!Fs.existsSync(journal))

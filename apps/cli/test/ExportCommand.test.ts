@@ -252,6 +252,51 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
       })
     )
 
+    it.effect("--output naming the --ids file exits 2 and leaves the ids file as it was", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-same-"))
+        const ids = Path.join(dir, "ids.txt")
+        Fs.writeFileSync(ids, "gen-1\ngen-2\n")
+        Fs.symlinkSync(ids, Path.join(dir, "link.txt"))
+        for (const output of [ids, Path.join(dir, "link.txt"), `${dir}/./ids.txt`]) {
+          const result = yield* run(["conversations", "export", agent, "--ids", ids, "--output", output], {
+            env
+          })
+          assert.strictEqual(result.code, 2, result.stderr)
+          assert.match(result.stderr, /is the --ids file/)
+          assert.strictEqual(Fs.readFileSync(ids, "utf8"), "gen-1\ngen-2\n")
+        }
+      })
+    )
+
+    it.effect("a second export over an earlier one's output needs --resume or --force", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const output = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-again-")), "out.ndjson")
+        const first = yield* run(["conversations", "export", agent, "--ids", "-", "-o", output], {
+          env,
+          stdin: "gen-1\n"
+        })
+        assert.strictEqual(first.code, 0, first.stderr)
+        const written = Fs.readFileSync(output, "utf8")
+        const again = yield* run(["conversations", "export", agent, "--ids", "-", "-o", output], {
+          env,
+          stdin: "gen-2\n"
+        })
+        assert.strictEqual(again.code, 2)
+        assert.match(again.stderr, /holds an earlier export.*--resume continues it, --force starts it afresh/)
+        assert.strictEqual(Fs.readFileSync(output, "utf8"), written, "the earlier export is untouched")
+        const forced = yield* run(["conversations", "export", agent, "--ids", "-", "-o", output, "--force"], {
+          env,
+          stdin: "gen-2\n"
+        })
+        assert.strictEqual(forced.code, 0, forced.stderr)
+        assert.include(Fs.readFileSync(output, "utf8"), '"ID":"gen-2"')
+        assert.notInclude(Fs.readFileSync(output, "utf8"), '"ID":"gen-1"')
+      })
+    )
+
     it.effect("a missing ids file exits 2", () =>
       Effect.gen(function* () {
         const env = yield* SandboxEnv.env

@@ -9,10 +9,10 @@ const fresh = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-r
 describe("ResumableOutput", () => {
   it("resuming a complete export skips every id and writes nothing", () => {
     const path = fresh()
-    const output = ResumableOutput.open(path, { resume: false, header: undefined })
+    const output = ResumableOutput.open(path, { resume: false, force: false, header: undefined })
     output.append('{"ID":"a"}\n', "a")
     output.close()
-    const again = ResumableOutput.open(path, { resume: true, header: undefined })
+    const again = ResumableOutput.open(path, { resume: true, force: false, header: undefined })
     assert.deepStrictEqual([...again.done], ["a"])
     again.close()
     assert.strictEqual(Fs.readFileSync(path, "utf8"), '{"ID":"a"}\n')
@@ -20,13 +20,13 @@ describe("ResumableOutput", () => {
 
   it("on resume, cuts a torn record and one the journal never confirmed, and skips the ids it holds", () => {
     const path = fresh()
-    const first = ResumableOutput.open(path, { resume: false, header: undefined })
+    const first = ResumableOutput.open(path, { resume: false, force: false, header: undefined })
     first.append('{"ID":"a"}\n', "a")
     first.append('{"ID":"b"}\n', "b")
     first.close()
     // Killed after writing c's record but before its journal line, then in the middle of d's record.
     Fs.appendFileSync(path, '{"ID":"c"}\n{"ID":"d","na')
-    const second = ResumableOutput.open(path, { resume: true, header: undefined })
+    const second = ResumableOutput.open(path, { resume: true, force: false, header: undefined })
     assert.deepStrictEqual([...second.done], ["a", "b"])
     second.append('{"ID":"c"}\n', "c")
     second.close()
@@ -35,11 +35,11 @@ describe("ResumableOutput", () => {
 
   it("ignores a torn journal line", () => {
     const path = fresh()
-    const first = ResumableOutput.open(path, { resume: false, header: undefined })
+    const first = ResumableOutput.open(path, { resume: false, force: false, header: undefined })
     first.append("x\n", "x")
     first.close()
     Fs.appendFileSync(ResumableOutput.journalPath(path), "[4,")
-    const second = ResumableOutput.open(path, { resume: true, header: undefined })
+    const second = ResumableOutput.open(path, { resume: true, force: false, header: undefined })
     assert.deepStrictEqual([...second.done], ["x"])
     second.close()
     assert.strictEqual(Fs.readFileSync(ResumableOutput.journalPath(path), "utf8"), '[2,"x"]\n')
@@ -47,21 +47,43 @@ describe("ResumableOutput", () => {
 
   it("keeps a CSV header and refuses to resume with other columns", () => {
     const path = fresh()
-    const first = ResumableOutput.open(path, { resume: false, header: "a,b\n" })
+    const first = ResumableOutput.open(path, { resume: false, force: false, header: "a,b\n" })
     assert.isTrue(first.empty)
     first.append("a,b\n", null)
     first.append('1,"two\nlines"\n', "one")
     first.close()
-    const second = ResumableOutput.open(path, { resume: true, header: "a,b\n" })
+    const second = ResumableOutput.open(path, { resume: true, force: false, header: "a,b\n" })
     assert.isFalse(second.empty)
     assert.deepStrictEqual([...second.done], ["one"])
     second.close()
-    assert.throws(() => ResumableOutput.open(path, { resume: true, header: "a,c\n" }), /columns/)
+    assert.throws(
+      () => ResumableOutput.open(path, { resume: true, force: false, header: "a,c\n" }),
+      /columns/
+    )
   })
 
   it("refuses to resume an output that has no journal", () => {
     const path = fresh()
     Fs.writeFileSync(path, "x\n")
-    assert.throws(() => ResumableOutput.open(path, { resume: true, header: undefined }), /does not/)
+    assert.throws(
+      () => ResumableOutput.open(path, { resume: true, force: false, header: undefined }),
+      /does not/
+    )
+  })
+
+  it("refuses to start afresh over an earlier export unless forced, leaving it untouched", () => {
+    const path = fresh()
+    const first = ResumableOutput.open(path, { resume: false, force: false, header: undefined })
+    first.append('{"ID":"a"}\n', "a")
+    first.close()
+    assert.throws(
+      () => ResumableOutput.open(path, { resume: false, force: false, header: undefined }),
+      /holds an earlier export.*--resume continues it, --force starts it afresh/
+    )
+    assert.strictEqual(Fs.readFileSync(path, "utf8"), '{"ID":"a"}\n')
+    const forced = ResumableOutput.open(path, { resume: false, force: true, header: undefined })
+    assert.isTrue(forced.empty)
+    forced.close()
+    assert.strictEqual(Fs.readFileSync(path, "utf8"), "")
   })
 })
