@@ -79,7 +79,7 @@ const readPrefix = (path: string, length: number): string => {
 /** Whether `path` is a file with something in it (an empty one, or a device, has nothing to lose). */
 const holdsData = (path: string): boolean => {
   const stat = Fs.statSync(path, { throwIfNoEntry: false })
-  return stat !== undefined && stat.isFile() && stat.size > 0
+  return stat?.isFile() === true && stat.size > 0
 }
 
 /**
