@@ -88,7 +88,9 @@ const exportCommand = Command.make(
     agentId: Args.text({ name: "agentId" }).pipe(Args.withDescription("The agent (workspace bot) id")),
     ids: Options.text("ids").pipe(
       Options.withPseudoName("FILE|-"),
-      Options.withDescription("File of conversation ids, one per line (blank lines skipped); - reads stdin")
+      Options.withDescription(
+        "File of conversation ids, one per line (blank lines skipped, a repeated id exported once); - reads stdin"
+      )
     ),
     format: Options.choice("format", ["ndjson", "csv"]).pipe(
       Options.withDescription("ndjson: one document per line, as `get --format json`; csv: lead columns"),

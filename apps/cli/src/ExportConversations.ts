@@ -39,6 +39,9 @@ export interface ExportFlags extends SharedFlags {
 /** The file a path names, links followed; the path itself when nothing is there yet. */
 const fileOf = (path: string) => (Fs.existsSync(path) ? Fs.realpathSync(path) : Path.resolve(path))
 
+/** Refusals (401/403) in a row, no document between them, after which an export stops. */
+const refusalsThatStop = 3
+
 /** Failures kept for the final listing; past this only their number is. */
 const listedFailures = 1000
 
@@ -127,13 +130,26 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     let failed = 0
     const failures: Array<{ readonly convoId: string; readonly error: ConvocoreError }> = []
 
+    // Each id once, whether or not an earlier run was interrupted: a repeated id is skipped like one
+    // already written.
+    const seen = new Set<string>()
+    let repeated = 0
     const ids = IdSource.lines(flags.ids).pipe(
       Stream.filter((id) => {
+        if (seen.has(id)) {
+          repeated++
+          return false
+        }
+        seen.add(id)
         if (!sink.done.has(id)) return true
         skipped++
         return false
       })
     )
+    // A refused key answers every id alike: stop at once rather than send a request per id. One 401 among
+    // answers is not that (Convocore answers 401 for a deleted conversation too), so the export stops after
+    // a run of refusals with no document between them.
+    let refusalsInARow = 0
     yield* convocore
       .getConversations(flags.agentId, ids, { concurrency: flags.concurrency, order: "completion" })
       .pipe(
@@ -146,8 +162,13 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
             if (Either.isRight(result.result)) {
               yield* sink.write(render(result.convoId, result.result.right), result.convoId)
               exported++
+              refusalsInARow = 0
               yield* ExportMetrics.record("exported")
             } else {
+              const error = result.result.left
+              const refused = error._tag === "Unauthorized" || error._tag === "Forbidden"
+              refusalsInARow = refused ? refusalsInARow + 1 : 0
+              if (refusalsInARow >= refusalsThatStop) return yield* Effect.fail(error)
               failed++
               yield* ExportMetrics.record("failed")
               if (failures.length < listedFailures)
@@ -166,7 +187,9 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
       "convocore.export.skipped": skipped
     })
     const conversations = (n: number) => `${n} conversation${n === 1 ? "" : "s"}`
-    const already = skipped > 0 ? ` (${skipped} already written, skipped)` : ""
+    const already =
+      (skipped > 0 ? ` (${skipped} already written, skipped)` : "") +
+      (repeated > 0 ? ` (${repeated} repeated id${repeated === 1 ? "" : "s"} skipped)` : "")
     if (failed === 0) {
       yield* Output.stderr(`convocore: exported ${conversations(exported)}${already}\n`)
       return
@@ -190,7 +213,7 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     Effect.withSpan("Convocore.export", { captureStackTrace: false }),
     Effect.scoped,
     Effect.provide(Connection.layer(flags)),
-    Effect.catchAll((error: UsageError | InternalError | PartialExport) =>
+    Effect.catchAll((error: UsageError | InternalError | PartialExport | ConvocoreError) =>
       Effect.zipRight(
         Output.stderr(`${ErrorReport.line(error, "text")}\n`),
         Effect.fail(new ExitWith(ofError(error)))

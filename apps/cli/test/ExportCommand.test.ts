@@ -1,7 +1,7 @@
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Fixtures } from "@convocore-effect/sandbox"
+import { Fixtures, Sandbox } from "@convocore-effect/sandbox"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as CsvRecord from "../src/CsvRecord.js"
@@ -294,6 +294,41 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
         assert.strictEqual(forced.code, 0, forced.stderr)
         assert.include(Fs.readFileSync(output, "utf8"), '"ID":"gen-2"')
         assert.notInclude(Fs.readFileSync(output, "utf8"), '"ID":"gen-1"')
+      })
+    )
+
+    it.effect("a refused key stops the export at once (exit 4), not a request per id", () =>
+      Effect.gen(function* () {
+        const env = { ...(yield* SandboxEnv.env), CONVOCORE_API_KEY: "vg_not_a_key_the_sandbox_knows" }
+        const sandbox = yield* Sandbox.Sandbox
+        const before = (yield* sandbox.counters("eu")).requests
+        const ids = Array.from({ length: 500 }, (_, i) => `gen-${i}`)
+        const result = yield* run(["conversations", "export", agent, "--ids", "-", "--concurrency", "4"], {
+          env,
+          stdin: ids.join("\n")
+        })
+        assert.strictEqual(result.code, 4, result.stderr)
+        assert.match(result.stderr, /unauthorized/)
+        // Three refusals in a row, and what was in flight with them: nowhere near one request per id.
+        assert.isBelow((yield* sandbox.counters("eu")).requests - before, 20)
+      })
+    )
+
+    it.effect("repeated ids are exported once, and said so", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const result = yield* run(["conversations", "export", agent, "--ids", "-"], {
+          env,
+          stdin: "gen-1\ngen-2\ngen-1\ngen-1\n"
+        })
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.deepStrictEqual(
+          ndjsonLines(result.stdout)
+            .map((d) => d.ID)
+            .sort(),
+          ["gen-1", "gen-2"]
+        )
+        assert.match(result.stderr, /exported 2 conversations \(2 repeated ids skipped\)/)
       })
     )
 
