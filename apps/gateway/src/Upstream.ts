@@ -15,7 +15,7 @@ import {
   type Target,
   UndiciTransport
 } from "@convocore-effect/client"
-import { type ConvocoreError, InvalidInput, TransportError } from "@convocore-effect/schema"
+import { type ConvocoreError, TransportError } from "@convocore-effect/schema"
 import { HttpClient, HttpClientRequest, type HttpMethod } from "@effect/platform"
 import { Clock, Context, Effect, Either, FiberRef, Layer, type Redacted, type Stream } from "effect"
 import { GatewayMetrics, type RegionGauge } from "./GatewayMetrics.js"
@@ -179,12 +179,9 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
               body: response.body,
               region: response.region
             } satisfies ForwardResult
-          return {
-            _tag: "Failure",
-            error: Either.isLeft(traced.result)
-              ? traced.result.left
-              : new InvalidInput({ field: "response", message: "no answer" })
-          } satisfies ForwardResult
+          if (Either.isRight(traced.result))
+            return yield* Effect.dieMessage("The client answered a success without the response it read")
+          return { _tag: "Failure", error: traced.result.left } satisfies ForwardResult
         })
 
       const forwardWrite = (request: Forwarded) =>

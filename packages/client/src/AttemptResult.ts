@@ -10,6 +10,7 @@ import {
   ErrorBody,
   errorDetails,
   Forbidden,
+  InvalidInput,
   InvalidResponse,
   NotFound,
   RateLimited,
@@ -49,6 +50,13 @@ export const decodeFailure = (error: ParseResult.ParseError): DecodeFailure => {
     message: `The response does not match the schema${path === undefined ? "" : ` at ${path}`}: ${issue?.message ?? error.message}`
   }
 }
+
+/** An input refused before anything was sent: the field, and the schema's first word on it. */
+export const invalidInput = (field: string, error: ParseResult.ParseError): InvalidInput =>
+  new InvalidInput({
+    field,
+    message: ParseResult.ArrayFormatter.formatErrorSync(error)[0]?.message ?? `${field} is invalid`
+  })
 
 export interface Succeeded<A> {
   readonly _tag: "Succeeded"

@@ -20,8 +20,8 @@ import {
   type ListQuery,
   maxListLimit
 } from "@convocore-effect/schema"
-import { Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
-import { type Decode, type DecodeFailure, decodeFailure } from "./AttemptResult.js"
+import { Effect, Either, Option, Schema, Stream } from "effect"
+import { type Decode, type DecodeFailure, decodeFailure, invalidInput } from "./AttemptResult.js"
 import type { CallOptions, Traced } from "./ResilientHttpClient.js"
 import * as Spans from "./Spans.js"
 
@@ -91,12 +91,6 @@ export const decodePage =
         return listed({ rows: page.data, cursor: asked, nextCursor: cursor.right })
       }
     )
-
-const invalidInput = (field: string, error: ParseResult.ParseError) =>
-  new InvalidInput({
-    field,
-    message: ParseResult.ArrayFormatter.formatErrorSync(error)[0]?.message ?? `${field} is invalid`
-  })
 
 /** The list methods over a page fetcher; the agent, cursor and `max` are checked before anything is sent. */
 export const makeListing = (fetchPage: PageFetcher) => {

@@ -11,12 +11,12 @@ import {
   type ConvocoreError,
   conversationEnvelopeDecoder,
   conversationPath,
-  InvalidInput,
+  type InvalidInput,
   listPath,
   type Region
 } from "@convocore-effect/schema"
-import { Effect, Either, Layer, ParseResult, Schema, Stream, type Tracer } from "effect"
-import { type Decode, decodeFailure } from "./AttemptResult.js"
+import { Effect, Either, Layer, Schema, Stream, type Tracer } from "effect"
+import { type Decode, decodeFailure, invalidInput } from "./AttemptResult.js"
 import { makeListing, type PageFetcher } from "./ConversationListing.js"
 import { ConvocoreConfig } from "./ConvocoreConfig.js"
 import { type MemoryDocuments, memoryFetchers } from "./MemoryUpstream.js"
@@ -57,11 +57,6 @@ export type Fetcher = <A>(
 
 const decodeAgentId = Schema.decodeUnknownEither(AgentId)
 const decodeConversationId = Schema.decodeUnknownEither(ConversationId)
-
-const firstIssue = (error: ParseResult.ParseError) => ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-
-const invalidInput = (field: string, error: ParseResult.ParseError) =>
-  new InvalidInput({ field, message: firstIssue(error)?.message ?? `${field} is invalid` })
 
 /** The envelope, validated by the tolerant schema; `{success, message}` with no `data` is a valid answer. */
 export const decodeEnvelopeBody: Decode<ConversationEnvelope> = (body) =>
