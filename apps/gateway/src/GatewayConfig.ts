@@ -56,6 +56,17 @@ export interface GatewaySettings {
   }
   /** Start the sandbox's EU and NA listeners in-process and use them as upstream (demo mode). */
   readonly sandbox: boolean
+  /** The Redis that replicas share (cache, coalescing, upstream budget); none: every replica on its own. */
+  readonly redis: RedisSettings | undefined
+}
+
+export interface RedisSettings {
+  /** `redis://` or `rediss://` (TLS), with any password; redacted, since it may hold one. */
+  readonly url: Redacted.Redacted<string>
+  /** The URL without user or password, for logs and errors. */
+  readonly location: string
+  /** Every Redis command is bounded by this, so a slow Redis slows no request by more. */
+  readonly commandTimeoutMs: number
 }
 
 export const defaults = {
@@ -70,7 +81,8 @@ export const defaults = {
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
   maxRequestsPerSocket: 1_000,
-  maxConnections: 4_096
+  maxConnections: 4_096,
+  redisCommandTimeoutMs: 250
 } as const
 
 /** Every variable the gateway itself reads, for `--help`, the README and error messages. */
@@ -91,6 +103,8 @@ export const variables = {
   maxRequestsPerSocket: "GATEWAY_MAX_REQUESTS_PER_CONNECTION",
   maxConnections: "GATEWAY_MAX_CONNECTIONS",
   sandbox: "GATEWAY_SANDBOX",
+  redisUrl: "GATEWAY_REDIS_URL",
+  redisTimeout: "GATEWAY_REDIS_TIMEOUT",
   apiKey: "CONVOCORE_API_KEY"
 } as const
 
@@ -115,6 +129,8 @@ export interface RawSettings {
   readonly maxRequestsPerSocket: string | undefined
   readonly maxConnections: string | undefined
   readonly sandbox: string | undefined
+  readonly redisUrl: Redacted.Redacted<string> | undefined
+  readonly redisTimeout: string | undefined
   /** Only whether it is set matters here; the client reads its value. */
   readonly apiKeySet: boolean
 }
@@ -138,6 +154,8 @@ export const raw: Config.Config<RawSettings> = Config.all({
   maxRequestsPerSocket: optionalString(variables.maxRequestsPerSocket),
   maxConnections: optionalString(variables.maxConnections),
   sandbox: optionalString(variables.sandbox),
+  redisUrl: Config.map(Config.option(Config.redacted(variables.redisUrl)), Option.getOrUndefined),
+  redisTimeout: optionalString(variables.redisTimeout),
   apiKeySet: Config.map(
     Config.all([
       Config.option(Config.string(variables.apiKey)),
@@ -152,6 +170,56 @@ const parseBoolean = (text: string): boolean | undefined => {
   if (["1", "true", "yes", "on"].includes(value)) return true
   if (["0", "false", "no", "off", ""].includes(value)) return false
   return undefined
+}
+
+/** `redis://[user:password@]host[:port][/db]` or `rediss://...`; the location is the URL without credentials. */
+export const parseRedisUrl = (text: string): Either.Either<{ readonly location: string }, string> => {
+  let url: URL
+  try {
+    url = new URL(text.trim())
+  } catch {
+    return Either.left("is not a URL: expected redis://host:port[/db] or rediss://host:port[/db]")
+  }
+  // Only a redis: URL has a password that can be taken out; any other is named by its scheme alone.
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:")
+    return Either.left(
+      `the scheme ${Excerpt.quote(url.protocol)} is not a Redis one: expected redis:// or rediss:// (TLS)`
+    )
+  url.username = ""
+  url.password = ""
+  const shown = Excerpt.quote(url.href)
+  if (url.hostname === "") return Either.left(`${shown} names no host`)
+  if (!/^\/?(\d+)?$/.test(url.pathname))
+    return Either.left(`${shown}: the path must be a database number, as in redis://host:6379/0`)
+  if (url.search !== "" || url.hash !== "")
+    return Either.left(`${shown}: query and fragment are not supported`)
+  return Either.right({ location: `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}` })
+}
+
+const redisSettings = (
+  input: RawSettings,
+  problems: Array<string>,
+  duration: (name: string, text: string | undefined, fallback: number) => number
+): RedisSettings | undefined => {
+  const commandTimeoutMs = duration(
+    variables.redisTimeout,
+    input.redisTimeout,
+    defaults.redisCommandTimeoutMs
+  )
+  if (commandTimeoutMs <= 0) problems.push(`${variables.redisTimeout}: must be more than 0`)
+  const text = input.redisUrl === undefined ? "" : Redacted.value(input.redisUrl).trim()
+  if (text === "") {
+    if (input.redisTimeout !== undefined)
+      problems.push(`${variables.redisTimeout} is set, but ${variables.redisUrl} is not: set both or neither`)
+    return undefined
+  }
+  return Either.match(parseRedisUrl(text), {
+    onLeft: (message) => {
+      problems.push(`${variables.redisUrl}: ${message}`)
+      return undefined
+    },
+    onRight: ({ location }) => ({ url: Redacted.make(text), location, commandTimeoutMs })
+  })
 }
 
 /** Validates the raw values; `Left` lists every problem, one message per variable. */
@@ -294,7 +362,8 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
         1_000_000
       )
     },
-    sandbox
+    sandbox,
+    redis: redisSettings(input, problems, duration)
   }
   return problems.length === 0 ? Either.right(settings) : Either.left(problems)
 }

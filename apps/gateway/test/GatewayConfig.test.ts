@@ -48,6 +48,46 @@ describe("GatewayConfig", () => {
     assert.match(problems({ staleIfError: "-5m" })[0] ?? "", /^GATEWAY_STALE_IF_ERROR: "-5m" is negative/)
   })
 
+  it("reads GATEWAY_REDIS_URL without ever echoing its password", () => {
+    const redis = (redisUrl: string, redisTimeout?: string) =>
+      Either.getOrThrow(
+        validate({
+          ...empty,
+          redisUrl: Redacted.make(redisUrl),
+          ...(redisTimeout === undefined ? {} : { redisTimeout })
+        })
+      ).redis
+    assert.isUndefined(Either.getOrThrow(validate(empty)).redis)
+    const plain = redis("redis://127.0.0.1:6380/2")
+    assert.strictEqual(plain?.location, "redis://127.0.0.1:6380/2")
+    assert.strictEqual(plain?.commandTimeoutMs, 250)
+    const tls = redis("rediss://worker:s3cret-pass@cache.internal:6379", "50ms")
+    assert.strictEqual(tls?.location, "rediss://cache.internal:6379")
+    assert.strictEqual(tls?.commandTimeoutMs, 50)
+    assert.strictEqual(Redacted.value(tls!.url), "rediss://worker:s3cret-pass@cache.internal:6379")
+    assert.notInclude(String(tls?.url), "s3cret")
+
+    const refused = (redisUrl: string) => problems({ redisUrl: Redacted.make(redisUrl) })
+    assert.deepStrictEqual(refused("http://:s3cret-pass@cache.internal:6379"), [
+      'GATEWAY_REDIS_URL: the scheme "http:" is not a Redis one: expected redis:// or rediss:// (TLS)'
+    ])
+    assert.deepStrictEqual(refused("redis://:s3cret-pass@cache/zero"), [
+      'GATEWAY_REDIS_URL: "redis://cache/zero": the path must be a database number, as in redis://host:6379/0'
+    ])
+    assert.deepStrictEqual(refused("cache:6379 s3cret-pass"), [
+      'GATEWAY_REDIS_URL: the scheme "cache:" is not a Redis one: expected redis:// or rediss:// (TLS)'
+    ])
+    assert.deepStrictEqual(refused("s3cret-pass"), [
+      "GATEWAY_REDIS_URL: is not a URL: expected redis://host:port[/db] or rediss://host:port[/db]"
+    ])
+    assert.deepStrictEqual(problems({ redisTimeout: "1s" }), [
+      "GATEWAY_REDIS_TIMEOUT is set, but GATEWAY_REDIS_URL is not: set both or neither"
+    ])
+    assert.deepStrictEqual(problems({ redisUrl: Redacted.make("redis://cache"), redisTimeout: "0" }), [
+      "GATEWAY_REDIS_TIMEOUT: must be more than 0"
+    ])
+  })
+
   it("echoes at most the start of a long value", () => {
     const found = problems({ port: "9".repeat(1_048_576), auth: "a".repeat(1_048_576) })
     assert.strictEqual(found.length, 2)

@@ -32,6 +32,8 @@ export const nothingSet: RawSettings = {
   maxRequestsPerSocket: undefined,
   maxConnections: undefined,
   sandbox: undefined,
+  redisUrl: undefined,
+  redisTimeout: undefined,
   apiKeySet: false
 }
 
