@@ -1,30 +1,38 @@
 /**
- * `convocore conversations export <agentId> --ids FILE|-`: many conversations, `--concurrency` at a
- * time, each written as soon as it arrives (NDJSON or CSV), so memory holds only what is in flight.
- * A failed id does not stop the export: failures are listed at the end and the exit code is 8.
+ * `convocore conversations export <agentId> --ids FILE|- | --all`: many conversations, `--concurrency`
+ * at a time, each written as soon as it arrives (NDJSON or CSV), so memory holds only what is in flight.
+ * The ids come from a file or the agent's listing (./ExportSource.ts). A failed id does not stop the
+ * export: failures are listed at the end and the exit code is 8.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Convocore } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
-import { Effect, Either, Option, Stream } from "effect"
+import { Effect, Either, Option, type Scope, Stream } from "effect"
 import { InternalError, PartialExport, UsageError } from "./CliError.js"
 import * as Connection from "./Connection.js"
 import * as CsvRecord from "./CsvRecord.js"
 import { jsonLine } from "./DocumentOutput.js"
 import * as ErrorReport from "./ErrorReport.js"
 import { ExitWith, ofError } from "./ExitCode.js"
+import * as ExportFailures from "./ExportFailures.js"
+import * as ExportJournal from "./ExportJournal.js"
 import * as ExportMetrics from "./ExportMetrics.js"
+import * as ExportSource from "./ExportSource.js"
 import * as FieldPaths from "./FieldPaths.js"
 import type { SharedFlags } from "./Flags.js"
 import * as IdSource from "./IdSource.js"
 import * as Output from "./Output.js"
+import * as OutputLock from "./OutputLock.js"
 import * as Progress from "./Progress.js"
 import * as ResumableOutput from "./ResumableOutput.js"
 
 export interface ExportFlags extends SharedFlags {
   readonly agentId: string
-  readonly ids: string
+  /** The ids file (`-`: stdin); none with `--all`. */
+  readonly ids: Option.Option<string>
+  /** Every conversation the agent lists. */
+  readonly all: boolean
   readonly format: "ndjson" | "csv"
   readonly output: Option.Option<string>
   readonly concurrency: number
@@ -42,12 +50,11 @@ const fileOf = (path: string) => (Fs.existsSync(path) ? Fs.realpathSync(path) : 
 /** Refusals (401/403) in a row, no document between them, after which an export stops. */
 const refusalsThatStop = 3
 
-/** Failures kept for the final listing; past this only their number is. */
-const listedFailures = 1000
-
 interface Sink {
-  readonly done: ReadonlySet<string>
+  readonly earlier: ExportJournal.Recovered
   readonly write: (record: string, id: string | null) => Effect.Effect<void, InternalError>
+  readonly failed: (id: string, failure: ExportJournal.Failure) => Effect.Effect<void, InternalError>
+  readonly listed: (cursor: string | null) => Effect.Effect<void, InternalError>
   readonly close: Effect.Effect<void>
 }
 
@@ -56,48 +63,101 @@ const ioError = (cause: unknown) =>
     message: `cannot write the export: ${cause instanceof Error ? cause.message : String(cause)}`
   })
 
+const nothingEarlier = ExportJournal.recover(Buffer.alloc(0), 0)
+
+/** What the output holds, as its journal records it. */
+const describe = (flags: ExportFlags, ids: string | undefined): ExportJournal.FileDescription => ({
+  format: flags.format,
+  agent: flags.agentId,
+  source: ids === undefined ? { all: true } : { ids: ids === "-" ? "-" : Path.resolve(ids) },
+  fields: Option.match(flags.fields, { onNone: () => null, onSome: (paths) => paths.map(FieldPaths.format) }),
+  csvRaw: flags.csvRaw
+})
+
+const openFile = (
+  path: string,
+  flags: ExportFlags,
+  ids: string | undefined,
+  header: string | undefined
+): Effect.Effect<Sink, UsageError | InternalError, Scope.Scope> =>
+  Effect.gen(function* () {
+    // Opening the output would empty the ids before they are read.
+    if (ids !== undefined && ids !== "-" && fileOf(ids) === fileOf(path))
+      return yield* new UsageError({
+        message: `--output ${path} is the --ids file: write the export elsewhere`
+      })
+    const cannotOpen = (cause: unknown) =>
+      cause instanceof UsageError
+        ? cause
+        : new UsageError({
+            message: `cannot open --output ${path}: ${cause instanceof Error ? cause.message : String(cause)}`
+          })
+    // Locked before anything is read or cut, released however the export ends (a kill -9 leaves it stale).
+    yield* Effect.acquireRelease(
+      Effect.try({ try: () => OutputLock.acquire(path), catch: cannotOpen }),
+      (release) => Effect.sync(release)
+    )
+    const output = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () =>
+          ResumableOutput.open(path, {
+            resume: flags.resume,
+            force: flags.force,
+            header,
+            description: describe(flags, ids)
+          }),
+        catch: cannotOpen
+      }),
+      (output) => Effect.sync(output.close)
+    )
+    const io =
+      <A extends ReadonlyArray<unknown>>(f: (...args: A) => void) =>
+      (...args: A) =>
+        Effect.try({ try: () => f(...args), catch: ioError })
+    if (header !== undefined && output.empty) yield* io(output.append)(header, null)
+    return {
+      earlier: output.earlier,
+      write: io(output.append),
+      failed: io(output.failed),
+      listed: io(output.listed),
+      close: Effect.sync(output.close)
+    }
+  })
+
 const openSink = (
   flags: ExportFlags,
+  ids: string | undefined,
   header: string | undefined
-): Effect.Effect<Sink, UsageError | InternalError> =>
+): Effect.Effect<Sink, UsageError | InternalError, Scope.Scope> =>
   Option.match(flags.output, {
     onNone: () =>
       flags.resume
         ? Effect.fail(new UsageError({ message: "--resume needs --output FILE: stdout cannot be resumed" }))
         : Effect.as(header === undefined ? Effect.void : Output.stdout(header), {
-            done: new Set<string>(),
+            earlier: nothingEarlier,
             write: (record: string) => Output.stdout(record),
+            failed: () => Effect.void,
+            listed: () => Effect.void,
             close: Effect.void
           }),
-    onSome: (path) =>
-      Effect.try({
-        try: () => {
-          // Opening the output would empty the ids before they are read.
-          if (flags.ids !== "-" && fileOf(flags.ids) === fileOf(path))
-            throw new UsageError({
-              message: `--output ${path} is the --ids file: write the export elsewhere`
+    onSome: (path) => openFile(path, flags, ids, header)
+  })
+
+/** `--ids` or `--all`, exactly one. */
+const idsSource = (flags: ExportFlags): Effect.Effect<string | undefined, UsageError> =>
+  Option.match(flags.ids, {
+    onNone: () =>
+      flags.all
+        ? Effect.succeed(undefined)
+        : Effect.fail(
+            new UsageError({
+              message: "export needs --ids FILE (or - for stdin), or --all for every conversation"
             })
-          return ResumableOutput.open(path, { resume: flags.resume, force: flags.force, header })
-        },
-        catch: (cause) =>
-          cause instanceof UsageError
-            ? cause
-            : new UsageError({
-                message: `cannot open --output ${path}: ${cause instanceof Error ? cause.message : String(cause)}`
-              })
-      }).pipe(
-        Effect.tap((output) => {
-          if (header !== undefined && output.empty)
-            return Effect.try({ try: () => output.append(header, null), catch: ioError })
-          return Effect.void
-        }),
-        Effect.map((output) => ({
-          done: output.done,
-          write: (record: string, id: string | null) =>
-            Effect.try({ try: () => output.append(record, id), catch: ioError }),
-          close: Effect.sync(() => output.close())
-        }))
-      )
+          ),
+    onSome: (ids) =>
+      flags.all
+        ? Effect.fail(new UsageError({ message: "--all and --ids are two sources: give one of them" }))
+        : Effect.as(IdSource.check(ids), ids)
   })
 
 export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
@@ -110,48 +170,33 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
       : jsonLine(fields === undefined ? document : FieldPaths.select(document, fields))
 
   const program = Effect.gen(function* () {
-    yield* IdSource.check(flags.ids)
-    if (flags.ids === "-" && process.stdin.isTTY === true)
+    const ids = yield* idsSource(flags)
+    if (ids === "-" && process.stdin.isTTY === true)
       yield* Output.stderr("convocore: reading ids from the terminal, one per line; end with Ctrl-D\n")
     const convocore = yield* Convocore
-    const sink = yield* Effect.acquireRelease(
-      openSink(flags, columns === undefined ? undefined : CsvRecord.header(columns)),
-      (sink) => sink.close
-    )
+    const sink = yield* openSink(flags, ids, columns === undefined ? undefined : CsvRecord.header(columns))
+    const source =
+      ids === undefined
+        ? ExportSource.fromListing(convocore, flags.agentId, sink.earlier, sink.listed)
+        : ExportSource.fromIds(ids, sink.earlier)
     const showProgress = process.stderr.isTTY === true
-    const total = showProgress && flags.ids !== "-" ? yield* IdSource.count(flags.ids) : undefined
+    const total = showProgress && ids !== undefined && ids !== "-" ? yield* IdSource.count(ids) : undefined
     // Stopped however the export ends, so that an interrupted bar gives the terminal its cursor back.
     const progress = showProgress
-      ? yield* Effect.acquireRelease(Progress.start(total, sink.done.size), (bar) => Effect.sync(bar.stop))
+      ? yield* Effect.acquireRelease(Progress.start(total, sink.earlier.written), (bar) =>
+          Effect.sync(bar.stop)
+        )
       : Progress.none
 
     let exported = 0
-    let skipped = 0
-    let failed = 0
-    const failures: Array<{ readonly convoId: string; readonly error: ConvocoreError }> = []
+    const failures = ExportFailures.make()
 
-    // Each id once, whether or not an earlier run was interrupted: a repeated id is skipped like one
-    // already written.
-    const seen = new Set<string>()
-    let repeated = 0
-    const ids = IdSource.lines(flags.ids).pipe(
-      Stream.filter((id) => {
-        if (seen.has(id)) {
-          repeated++
-          return false
-        }
-        seen.add(id)
-        if (!sink.done.has(id)) return true
-        skipped++
-        return false
-      })
-    )
     // A refused key answers every id alike: stop at once rather than send a request per id. One 401 among
     // answers is not that (Convocore answers 401 for a deleted conversation too), so the export stops after
     // a run of refusals with no document between them.
     let refusalsInARow = 0
     yield* convocore
-      .getConversations(flags.agentId, ids, { concurrency: flags.concurrency, order: "completion" })
+      .getConversations(flags.agentId, source.ids, { concurrency: flags.concurrency, order: "completion" })
       .pipe(
         Stream.runForEach((result) =>
           Effect.gen(function* () {
@@ -169,45 +214,54 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
               const refused = error._tag === "Unauthorized" || error._tag === "Forbidden"
               refusalsInARow = refused ? refusalsInARow + 1 : 0
               if (refusalsInARow >= refusalsThatStop) return yield* Effect.fail(error)
-              failed++
+              yield* sink.failed(result.convoId, failures.add(result.convoId, error))
               yield* ExportMetrics.record("failed")
-              if (failures.length < listedFailures)
-                failures.push({ convoId: result.convoId, error: result.result.left })
             }
-            progress.update(exported + failed)
+            yield* source.handled(result.convoId)
+            progress.update(exported + failures.count())
           })
         )
       )
+    yield* source.finished
     progress.stop()
     yield* sink.close
 
+    const failed = failures.count()
+    const { alreadyWritten, failedForGood, repeated, withoutId } = source.counts
     yield* Effect.annotateCurrentSpan({
       "convocore.export.exported": exported,
       "convocore.export.failed": failed,
-      "convocore.export.skipped": skipped
+      "convocore.export.skipped": alreadyWritten
     })
-    const conversations = (n: number) => `${n} conversation${n === 1 ? "" : "s"}`
-    const already =
-      (skipped > 0 ? ` (${skipped} already written, skipped)` : "") +
-      (repeated > 0 ? ` (${repeated} repeated id${repeated === 1 ? "" : "s"} skipped)` : "")
+    const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+    const conversations = (n: number) => plural(n, "conversation")
+    const notes = [
+      alreadyWritten > 0 ? `${alreadyWritten} already written, skipped` : "",
+      failedForGood > 0 ? `${failedForGood} failed for good in an earlier run, skipped` : "",
+      repeated > 0 ? `${plural(repeated, "repeated id")} skipped` : "",
+      withoutId > 0 ? `${plural(withoutId, "listed row")} without an ID skipped` : ""
+    ]
+      .filter((note) => note !== "")
+      .map((note) => ` (${note})`)
+      .join("")
     if (failed === 0) {
-      yield* Output.stderr(`convocore: exported ${conversations(exported)}${already}\n`)
+      yield* Output.stderr(`convocore: exported ${conversations(exported)}${notes}\n`)
       return
     }
-    const lines = failures.map(
-      ({ convoId, error }) => `  ${ErrorReport.subject(convoId)}: ${ErrorReport.message(error)}\n`
-    )
-    const more = failed > failures.length ? `  ... and ${failed - failures.length} more\n` : ""
     yield* Output.stderr(
-      `convocore: exported ${conversations(exported)}${already}; ${failed} failed:\n${lines.join("")}${more}`
+      `convocore: exported ${conversations(exported)}${notes}; ${failed} failed:\n${failures.report()}`
     )
+    const retryable = failures.count("retryable")
     return yield* new PartialExport({
       exported,
       failed,
-      message: `${failed} of ${conversations(exported + failed)} failed${Option.isSome(flags.output) ? "; run again with --resume to retry them" : ""}`
+      message: `${failed} of ${conversations(exported + failed)} failed${
+        Option.isSome(flags.output) && retryable > 0
+          ? `; run again with --resume to retry the ${retryable} worth retrying`
+          : ""
+      }`
     })
   })
-
   return program.pipe(
     // The export as one span (its counts at the end), the calls for its conversations below it.
     Effect.withSpan("Convocore.export", { captureStackTrace: false }),

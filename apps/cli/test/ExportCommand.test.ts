@@ -1,11 +1,12 @@
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Fixtures, Sandbox } from "@convocore-effect/sandbox"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as CsvRecord from "../src/CsvRecord.js"
-import { run } from "./services/Binary.js"
+import { binary, run } from "./services/Binary.js"
 import * as Csv from "./services/Csv.js"
 import * as SandboxEnv from "./services/SandboxEnv.js"
 
@@ -294,6 +295,88 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
         assert.strictEqual(forced.code, 0, forced.stderr)
         assert.include(Fs.readFileSync(output, "utf8"), '"ID":"gen-2"')
         assert.notInclude(Fs.readFileSync(output, "utf8"), '"ID":"gen-1"')
+      })
+    )
+
+    it.effect(
+      "an output in use by a running export is refused (exit 2, untouched); a killed run's lock is not",
+      () =>
+        Effect.gen(function* () {
+          const env = yield* SandboxEnv.env
+          const output = Path.join(tempDir(), "out.ndjson")
+          const first = yield* run(["conversations", "export", agent, "--ids", "-", "-o", output], {
+            env,
+            stdin: "gen-1\n"
+          })
+          assert.strictEqual(first.code, 0, first.stderr)
+          const files = () => [Fs.readFileSync(output, "utf8"), Fs.readFileSync(`${output}.journal`, "utf8")]
+          const written = files()
+          const args = ["conversations", "export", agent, "--ids", "-", "-o", output, "--resume"]
+          // A run that holds the output: it waits for ids on a stdin that stays open.
+          const holder = yield* Effect.fork(
+            run(args, {
+              env,
+              stdin: "gen-2\n",
+              holdStdin: true,
+              onStart: (child) => {
+                const poll = setInterval(() => {
+                  if (!Fs.existsSync(`${output}.lock`)) return
+                  clearInterval(poll)
+                  const second = spawnSync(process.execPath, [binary, ...args], {
+                    env: { ...process.env, ...env },
+                    input: "gen-3\n",
+                    encoding: "utf8"
+                  })
+                  secondRun = { code: second.status, stderr: second.stderr }
+                  child.kill("SIGKILL")
+                }, 5)
+                child.on("close", () => clearInterval(poll))
+              }
+            })
+          )
+          let secondRun: { code: number | null; stderr: string } | undefined
+          const killed = yield* Fiber.join(holder)
+          assert.strictEqual(killed.signal, "SIGKILL")
+          assert.isDefined(secondRun)
+          assert.strictEqual(secondRun?.code, 2, secondRun?.stderr)
+          assert.match(
+            secondRun?.stderr ?? "",
+            /^convocore: .*out\.ndjson is in use by another export \(pid \d+ on .*\)[^\n]*\n$/
+          )
+          assert.notInclude(files()[0] ?? "", '"ID":"gen-3"')
+          assert.isTrue(Fs.existsSync(`${output}.lock`), "the killed run left its lock behind")
+          // The stale lock does not block a resume.
+          const resumed = yield* run(args, { env, stdin: "gen-3\n" })
+          assert.strictEqual(resumed.code, 0, resumed.stderr)
+          assert.isTrue((files()[0] ?? "").startsWith(written[0] ?? "-"))
+          assert.include(files()[0] ?? "", '"ID":"gen-3"')
+          assert.isFalse(Fs.existsSync(`${output}.lock`), "released at the end")
+        })
+    )
+
+    it.effect("failed ids are listed by whether a --resume can help, and --resume retries only those", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const output = Path.join(tempDir(), "out.ndjson")
+        const ids = ["ok-1", Fixtures.ids.notFound, Fixtures.ids.forbidden, "bad\u0001id"].join("\n")
+        const args = ["conversations", "export", agent, "--ids", "-", "-o", output]
+        const first = yield* run(args, { env, stdin: ids })
+        assert.strictEqual(first.code, 8, first.stderr)
+        assert.match(
+          first.stderr,
+          /1 worth a --resume \(the upstream may answer next time\):\n {4}"plan-gated": forbidden[^\n]*\n {2}2 not retried by --resume \(the same answer every time\):\n {4}"(not-found|bad\\u0001id)"[^\n]*\n {4}"(not-found|bad\\u0001id)"/
+        )
+        assert.match(first.stderr, /run again with --resume to retry the 1 worth retrying/)
+        const sandbox = yield* Sandbox.Sandbox
+        const before = (yield* sandbox.counters("eu")).requests
+        const resumed = yield* run([...args, "--resume"], { env, stdin: ids })
+        assert.strictEqual(resumed.code, 8, resumed.stderr)
+        assert.match(
+          resumed.stderr,
+          /exported 0 conversations \(1 already written, skipped\) \(2 failed for good in an earlier run, skipped\); 1 failed:/
+        )
+        // Only the forbidden id was asked again.
+        assert.strictEqual((yield* sandbox.counters("eu")).requests - before, 1)
       })
     )
 
