@@ -54,10 +54,10 @@ const holdsData = (path: string): boolean => {
 }
 
 /**
- * Opens `output` for an export. With `resume`, an existing output must have its journal, and `header`
- * (CSV) must match the existing one. Without it, an output that holds an earlier export (it has a
- * journal) is refused unless `force`: starting afresh would truncate it, and it may be an unfinished
- * export that `--resume` would complete.
+ * Opens `output` for an export. With `resume`, an existing output must have its journal, describe the
+ * same export (format, agent and source, fields, csv-raw), and `header` (CSV) must match the existing
+ * one. Without it, an output that holds an earlier export (it has a journal) is refused unless `force`:
+ * starting afresh would truncate it, and it may be an unfinished export that `--resume` would complete.
  */
 export const open = (
   output: string,
@@ -80,6 +80,11 @@ export const open = (
         message: `--resume: ${output} exists but ${journal} does not, so which ids it holds is unknown; export again without --resume`
       })
     recovered = ExportJournal.recover(Fs.readFileSync(journal), Fs.statSync(output).size)
+    const mismatch =
+      recovered.description === undefined
+        ? undefined
+        : ExportJournal.mismatch(output, recovered.description, options.description)
+    if (mismatch !== undefined) throw new UsageError({ message: mismatch })
     if (options.header !== undefined && recovered.end > 0) {
       const existing = readPrefix(output, Buffer.byteLength(options.header))
       if (existing !== options.header)

@@ -354,6 +354,57 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
         })
     )
 
+    it.effect(
+      "--resume with another format, agent or --fields than the file holds exits 2, naming it, file untouched",
+      () =>
+        Effect.gen(function* () {
+          const env = yield* SandboxEnv.env
+          const output = Path.join(tempDir(), "out.csv")
+          const args = ["conversations", "export", agent, "--ids", "-", "-o", output]
+          const first = yield* run([...args, "--format", "csv", "--fields", "ID,state"], {
+            env,
+            stdin: "gen-1\n"
+          })
+          assert.strictEqual(first.code, 0, first.stderr)
+          const files = () => [Fs.readFileSync(output, "utf8"), Fs.readFileSync(`${output}.journal`, "utf8")]
+          const before = files()
+          const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+            [
+              [...args, "--resume"],
+              "holds format csv, fields ID,state; this run asks for format ndjson, fields (the default)"
+            ],
+            [
+              [...args, "--resume", "--format", "csv", "--fields", "ID"],
+              "holds fields ID,state; this run asks for fields ID"
+            ],
+            [
+              [
+                "conversations",
+                "export",
+                "agent-other",
+                "--ids",
+                "-",
+                "-o",
+                output,
+                "--resume",
+                "--format",
+                "csv",
+                "--fields",
+                "ID,state"
+              ],
+              `holds source agent ${agent} --ids -; this run asks for source agent agent-other --ids -`
+            ]
+          ]
+          for (const [resumeArgs, difference] of cases) {
+            const resumed = yield* run(resumeArgs, { env, stdin: "gen-2\n" })
+            assert.strictEqual(resumed.code, 2, resumed.stderr)
+            assert.strictEqual(resumed.stderr.split("\n").length, 2, resumed.stderr)
+            assert.include(resumed.stderr, `--resume: ${output} ${difference}`)
+            assert.deepStrictEqual(files(), before)
+          }
+        })
+    )
+
     it.effect("failed ids are listed by whether a --resume can help, and --resume retries only those", () =>
       Effect.gen(function* () {
         const env = yield* SandboxEnv.env

@@ -102,4 +102,28 @@ describe("ResumableOutput", () => {
     forced.close()
     assert.strictEqual(Fs.readFileSync(path, "utf8"), "")
   })
+
+  it("refuses to resume an export of another format, source or fields, naming the difference, untouched", () => {
+    const path = fresh()
+    const first = ResumableOutput.open(path, { resume: false, force: false, header: undefined, description })
+    first.append('{"ID":"a"}\n', "a")
+    first.close()
+    Fs.appendFileSync(path, '{"ID":"torn')
+    const files = () => [
+      Fs.readFileSync(path, "utf8"),
+      Fs.readFileSync(ResumableOutput.journalPath(path), "utf8")
+    ]
+    const before = files()
+    assert.throws(
+      () =>
+        ResumableOutput.open(path, {
+          resume: true,
+          force: false,
+          header: "convoId,ID\n",
+          description: { ...description, format: "csv", source: { all: true } }
+        }),
+      `--resume: ${path} holds format ndjson, source agent agent-1 --ids /ids.txt; this run asks for format csv, source agent agent-1 --all`
+    )
+    assert.deepStrictEqual(files(), before, "neither the output nor its journal was cut")
+  })
 })
