@@ -6,9 +6,9 @@
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Convocore } from "@convocore-effect/client"
+import { Convocore, RateController } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
-import { Effect, Either, Option, type Scope, Stream } from "effect"
+import { Clock, Effect, Either, Option, type Scope, Stream } from "effect"
 import { InternalError, PartialExport, UsageError } from "./CliError.js"
 import * as Connection from "./Connection.js"
 import * as CsvRecord from "./CsvRecord.js"
@@ -19,6 +19,7 @@ import * as ExportFailures from "./ExportFailures.js"
 import * as ExportJournal from "./ExportJournal.js"
 import * as ExportMetrics from "./ExportMetrics.js"
 import * as ExportSource from "./ExportSource.js"
+import * as ExportSummary from "./ExportSummary.js"
 import * as FieldPaths from "./FieldPaths.js"
 import type { SharedFlags } from "./Flags.js"
 import * as IdSource from "./IdSource.js"
@@ -169,6 +170,7 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
       ? CsvRecord.record(columns, convoId, document, { raw: flags.csvRaw })
       : jsonLine(fields === undefined ? document : FieldPaths.select(document, fields))
 
+  let requestsLine: string | undefined
   const program = Effect.gen(function* () {
     const ids = yield* idsSource(flags)
     if (ids === "-" && process.stdin.isTTY === true)
@@ -179,8 +181,21 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
       ids === undefined
         ? ExportSource.fromListing(convocore, flags.agentId, sink.earlier, sink.listed)
         : ExportSource.fromIds(ids, sink.earlier)
+    const rate = yield* RateController
+    const startedAt = yield* Clock.currentTimeMillis
+    // Read when the export ends however it ends, for the last line on stderr.
+    yield* Effect.addFinalizer(() =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        requestsLine = ExportSummary.requests(rate.total(), now - startedAt)
+      })
+    )
     const showProgress = process.stderr.isTTY === true
-    const total = showProgress && ids !== undefined && ids !== "-" ? yield* IdSource.count(ids) : undefined
+    const total: Progress.Total =
+      ids === undefined
+        ? { _tag: "Listing" }
+        : showProgress && ids !== "-"
+          ? { _tag: "Known", count: yield* IdSource.count(ids) }
+          : { _tag: "Unknown" }
     // Stopped however the export ends, so that an interrupted bar gives the terminal its cursor back.
     const progress = showProgress
       ? yield* Effect.acquireRelease(Progress.start(total, sink.earlier.written), (bar) =>
@@ -218,7 +233,15 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
               yield* ExportMetrics.record("failed")
             }
             yield* source.handled(result.convoId)
-            progress.update(exported + failures.count())
+            const fetched = exported + failures.count()
+            const { alreadyWritten, failedForGood, repeated, withoutId } = source.counts
+            progress.update({
+              done:
+                ids === undefined ? fetched + alreadyWritten + failedForGood + repeated + withoutId : fetched,
+              fetched,
+              listed: source.counts.listed,
+              throttled: rate.total().throttled
+            })
           })
         )
       )
@@ -227,35 +250,22 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     yield* sink.close
 
     const failed = failures.count()
-    const { alreadyWritten, failedForGood, repeated, withoutId } = source.counts
     yield* Effect.annotateCurrentSpan({
       "convocore.export.exported": exported,
       "convocore.export.failed": failed,
-      "convocore.export.skipped": alreadyWritten
+      "convocore.export.skipped": source.counts.alreadyWritten
     })
-    const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
-    const conversations = (n: number) => plural(n, "conversation")
-    const notes = [
-      alreadyWritten > 0 ? `${alreadyWritten} already written, skipped` : "",
-      failedForGood > 0 ? `${failedForGood} failed for good in an earlier run, skipped` : "",
-      repeated > 0 ? `${plural(repeated, "repeated id")} skipped` : "",
-      withoutId > 0 ? `${plural(withoutId, "listed row")} without an ID skipped` : ""
-    ]
-      .filter((note) => note !== "")
-      .map((note) => ` (${note})`)
-      .join("")
+    const done = ExportSummary.exported(exported, source.counts)
     if (failed === 0) {
-      yield* Output.stderr(`convocore: exported ${conversations(exported)}${notes}\n`)
+      yield* Output.stderr(`convocore: ${done}\n`)
       return
     }
-    yield* Output.stderr(
-      `convocore: exported ${conversations(exported)}${notes}; ${failed} failed:\n${failures.report()}`
-    )
+    yield* Output.stderr(`convocore: ${done}; ${failed} failed:\n${failures.report()}`)
     const retryable = failures.count("retryable")
     return yield* new PartialExport({
       exported,
       failed,
-      message: `${failed} of ${conversations(exported + failed)} failed${
+      message: `${failed} of ${ExportSummary.conversations(exported + failed)} failed${
         Option.isSome(flags.output) && retryable > 0
           ? `; run again with --resume to retry the ${retryable} worth retrying`
           : ""
@@ -276,6 +286,12 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     Effect.onInterrupt(() =>
       Output.stderr(
         `convocore: export interrupted${Option.isSome(flags.output) ? "; run the same command with --resume to continue" : ""}\n`
+      )
+    ),
+    // Last, whatever came before: what the export asked of the upstream.
+    Effect.ensuring(
+      Effect.suspend(() =>
+        requestsLine === undefined ? Effect.void : Output.stderr(`convocore: ${requestsLine}\n`)
       )
     )
   )

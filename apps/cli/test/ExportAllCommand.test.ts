@@ -1,10 +1,11 @@
+import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Sandbox } from "@convocore-effect/sandbox"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { run } from "./services/Binary.js"
+import { binary, run } from "./services/Binary.js"
 import * as SandboxEnv from "./services/SandboxEnv.js"
 
 /** An agent with a long history, and one with a few pages. */
@@ -50,7 +51,8 @@ const requests = Effect.flatMap(Sandbox.Sandbox, (s) =>
   Effect.map(Effect.all([s.counters("eu"), s.counters("na")]), ([eu, na]) => eu.requests + na.requests)
 )
 
-layer(sandbox)("conversations export --all", (it) => {
+// The real clock, not the TestClock: the sandbox's token bucket refills as time passes.
+layer(sandbox, { excludeTestServices: true })("conversations export --all", (it) => {
   it.effect("exports every listed conversation once, each line the served document", () =>
     Effect.gen(function* () {
       const env = yield* SandboxEnv.env
@@ -94,11 +96,19 @@ layer(sandbox)("conversations export --all", (it) => {
         assert.isAbove(before, 0)
         assert.isBelow(before, historyCount)
 
+        const journaledBefore = Fs.readFileSync(journal, "utf8")
         const sent = yield* requests
         const resumed = yield* run([...args, "--resume"], { env })
         const resumeSent = (yield* requests) - sent
         assert.strictEqual(resumed.code, 0, resumed.stderr)
-        assert.match(resumed.stderr, /already written, skipped/)
+        // The records the journal confirmed are kept; the rest (a record written but not yet journaled when
+        // the kill came, and the torn one) are cut and fetched again.
+        const journaled = journaledBefore.match(/^\[\d+,"/gm)?.length ?? 0
+        assert.isAtLeast(journaled, before - 1)
+        assert.match(
+          resumed.stderr,
+          new RegExp(`^convocore: exported ${historyCount - journaled} conversations`)
+        )
         yield* assertExactlyOnce(Fs.readFileSync(output, "utf8"), history, ids)
         // It listed from where the first run stopped: a get per conversation left and a page per 20 of
         // them (and the pages in progress), not the whole listing of 100 pages again.
@@ -114,6 +124,72 @@ layer(sandbox)("conversations export --all", (it) => {
         assert.strictEqual(Fs.statSync(output).size, size)
         assert.strictEqual((yield* requests) - sentBefore, 0)
       })
+  )
+
+  it.effect(
+    "against a rate limit: stderr (not a terminal) is only the summary, its last line the requests and 429s",
+    () =>
+      SandboxEnv.withFaults(
+        { eu: "rate=40/s,burst=5" },
+        Effect.gen(function* () {
+          const env = yield* SandboxEnv.env
+          const sandbox = yield* Sandbox.Sandbox
+          yield* sandbox.resetCounters()
+          const result = yield* run(
+            ["conversations", "export", small, "--all", "--concurrency", "16", "--region-policy", "pinned"],
+            { env }
+          )
+          assert.strictEqual(result.code, 0, result.stderr)
+          const eu = yield* sandbox.counters("eu")
+          const throttled = eu.byOutcome["rate-limited"] ?? 0
+          assert.isAbove(throttled, 0, "the sandbox refused some requests with 429")
+          const lines = result.stderr.split("\n")
+          assert.strictEqual(lines.length, 3, result.stderr)
+          assert.strictEqual(lines[0], `convocore: exported ${smallCount} conversations`)
+          const last =
+            /^convocore: (\d+) requests sent, (\d+) answered 429 \((\d+\.\d)%\), (\d+\.\d) requests\/s achieved over (\d+\.\d) s$/.exec(
+              lines[1] ?? ""
+            )
+          assert.isNotNull(last, lines[1])
+          const [, sent, refused, share, rate, seconds] = (last ?? []).map(Number)
+          // What the CLI counted is what the sandbox saw: every get and every page, and each 429.
+          assert.strictEqual(sent, eu.requests)
+          assert.strictEqual(refused, throttled)
+          assert.strictEqual(share, Number((((refused ?? 0) * 100) / (sent ?? 1)).toFixed(1)))
+          assert.closeTo(rate ?? 0, (sent ?? 0) / (seconds ?? 1), 1)
+          // Paced to the limit: nowhere near the unthrottled rate, and not far above the bucket's 40/s.
+          assert.isBelow(rate ?? 0, 60)
+        })
+      )
+  )
+
+  it.effect("on a terminal, a progress line: done of listed so far, rate, 429s", () =>
+    SandboxEnv.withFaults(
+      { eu: "rate=40/s,burst=5" },
+      Effect.gen(function* () {
+        // util-linux's `script` gives the CLI a pseudo-terminal; without it there is nothing to test.
+        if (spawnSync("script", ["--version"]).status !== 0) return
+        const env = yield* SandboxEnv.env
+        const output = Path.join(tempDir(), "out.ndjson")
+        const command = [process.execPath, binary, "conversations", "export", small, "--all", "-o", output]
+        const transcript = yield* Effect.async<string>((resume) => {
+          const child = spawn("script", ["-qec", command.join(" "), "/dev/null"], {
+            env: { PATH: process.env.PATH, ...env },
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+          let text = ""
+          child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+            text += chunk
+          })
+          child.on("close", () => resume(Effect.succeed(text)))
+          return Effect.sync(() => child.kill("SIGKILL"))
+        })
+        assert.match(transcript, /exporting \d+ of \d+ listed so far \| \d+\.\d\/s \| 429s \d+ \| \d+s/)
+        assert.match(transcript, /exporting \d+ of \d+ listed so far \| \d+\.\d\/s \| 429s [1-9]/)
+        assert.include(transcript, `convocore: exported ${smallCount} conversations`)
+        assert.strictEqual(Fs.readFileSync(output, "utf8").split("\n").length, smallCount + 1)
+      })
+    )
   )
 
   describe("refusals", () => {
