@@ -105,7 +105,9 @@ const exportCommand = Command.make(
     output: Options.text("output").pipe(
       Options.withPseudoName("FILE"),
       Options.withAlias("o"),
-      Options.withDescription("Write to this file (default stdout); needed for --resume"),
+      Options.withDescription(
+        "Write to this file (default stdout); needed for --resume. Locked while an export writes it: a second export into it is refused"
+      ),
       Options.optional
     ),
     concurrency: Options.integer("concurrency").pipe(
@@ -119,7 +121,7 @@ const exportCommand = Command.make(
     ),
     resume: Options.boolean("resume").pipe(
       Options.withDescription(
-        "Continue an interrupted export into --output: skip ids already written, append the rest (with --all, list from where it stopped). Ids that failed for good (invalid, not found) are not retried"
+        "Continue an interrupted export into --output: skip ids already written, append the rest (with --all, list from where it stopped). Ids that failed for good (invalid, bad request, not found) are not retried. Refused if the file holds another format, agent, source or --fields"
       )
     ),
     force: Options.boolean("force").pipe(
