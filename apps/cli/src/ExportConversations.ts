@@ -64,8 +64,6 @@ const ioError = (cause: unknown) =>
     message: `cannot write the export: ${cause instanceof Error ? cause.message : String(cause)}`
   })
 
-const nothingEarlier = ExportJournal.recover(Buffer.alloc(0), 0)
-
 /** What the output holds, as its journal records it. */
 const describe = (flags: ExportFlags, ids: string | undefined): ExportJournal.FileDescription => ({
   format: flags.format,
@@ -135,7 +133,7 @@ const openSink = (
       flags.resume
         ? Effect.fail(new UsageError({ message: "--resume needs --output FILE: stdout cannot be resumed" }))
         : Effect.as(header === undefined ? Effect.void : Output.stdout(header), {
-            earlier: nothingEarlier,
+            earlier: ExportJournal.nothing(),
             write: (record: string) => Output.stdout(record),
             failed: () => Effect.void,
             listed: () => Effect.void,

@@ -73,8 +73,11 @@ const isDescription = (value: unknown): value is FileDescription => {
   )
 }
 
-/** Reads a journal, keeping the entries the output (of `outputSize` bytes) holds in full. */
-export const recover = (journal: Buffer, outputSize: number): Recovered => {
+/**
+ * Reads a journal, in chunks as they come (a long history's journal is never held whole), keeping the
+ * entries the output (of `outputSize` bytes) holds in full.
+ */
+export const recover = (chunks: Iterable<Buffer>, outputSize: number): Recovered => {
   let description: FileDescription | undefined
   const done = RecentIds.make(rememberedBeforeCheckpoint)
   const failed = new Map<string, Failure>()
@@ -82,17 +85,16 @@ export const recover = (journal: Buffer, outputSize: number): Recovered => {
   let written = 0
   let end = 0
   let journalBytes = 0
-  let start = 0
-  for (let line = 0; ; line++) {
-    const newline = journal.indexOf(10, start)
-    if (newline === -1) break
+  let line = 0
+  /** Takes one entry; false: it is torn or not to be trusted, and nothing after it is read. */
+  const take = (text: string): boolean => {
     let entry: unknown
     try {
-      entry = JSON.parse(journal.toString("utf8", start, newline))
+      entry = JSON.parse(text)
     } catch {
-      break
+      return false
     }
-    if (!Array.isArray(entry)) break
+    if (!Array.isArray(entry)) return false
     const [kind, a, b] = entry as [unknown, unknown, unknown]
     if (kind === "file" && line === 0 && isDescription(a)) description = a
     else if (kind === "failed" && typeof a === "string" && (b === "retryable" || b === "permanent"))
@@ -101,19 +103,35 @@ export const recover = (journal: Buffer, outputSize: number): Recovered => {
       listed = a === null ? { _tag: "Done" } : { _tag: "From", cursor: a }
       done.settle()
     } else if (typeof kind === "number" && Number.isSafeInteger(kind) && kind >= end && kind <= outputSize) {
-      if (a !== null && typeof a !== "string") break
+      if (a !== null && typeof a !== "string") return false
       if (a !== null) {
         done.add(a)
         failed.delete(a)
         written++
       }
       end = kind
-    } else break
-    start = newline + 1
-    journalBytes = start
+    } else return false
+    line++
+    return true
+  }
+  let carried: Buffer = Buffer.alloc(0)
+  reading: for (const chunk of chunks) {
+    const buffer = carried.length === 0 ? chunk : Buffer.concat([carried, chunk])
+    let start = 0
+    for (;;) {
+      const newline = buffer.indexOf(10, start)
+      if (newline === -1) break
+      if (!take(buffer.toString("utf8", start, newline))) break reading
+      journalBytes += newline + 1 - start
+      start = newline + 1
+    }
+    carried = buffer.subarray(start)
   }
   return { description, done, written, failed, listed, end, journalBytes }
 }
+
+/** What an output with no journal holds: nothing. */
+export const nothing = (): Recovered => recover([], 0)
 
 const describeSource = (d: FileDescription) =>
   "all" in d.source ? `agent ${d.agent} --all` : `agent ${d.agent} --ids ${d.source.ids}`

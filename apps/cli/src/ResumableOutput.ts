@@ -36,6 +36,21 @@ export interface ResumableOutput {
   readonly close: () => void
 }
 
+/** A file's bytes, a megabyte at a time. */
+function* chunksOf(path: string): Generator<Buffer> {
+  const fd = Fs.openSync(path, "r")
+  try {
+    const buffer = Buffer.alloc(1 << 20)
+    for (;;) {
+      const read = Fs.readSync(fd, buffer, 0, buffer.length, null)
+      if (read === 0) return
+      yield Buffer.from(buffer.subarray(0, read))
+    }
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
+
 const readPrefix = (path: string, length: number): string => {
   const fd = Fs.openSync(path, "r")
   try {
@@ -73,13 +88,13 @@ export const open = (
     throw new UsageError({
       message: `${output} holds an earlier export (${journal} is beside it): --resume continues it, --force starts it afresh`
     })
-  let recovered = ExportJournal.recover(Buffer.alloc(0), 0)
+  let recovered = ExportJournal.nothing()
   if (options.resume && Fs.existsSync(output)) {
     if (!Fs.existsSync(journal))
       throw new UsageError({
         message: `--resume: ${output} exists but ${journal} does not, so which ids it holds is unknown; export again without --resume`
       })
-    recovered = ExportJournal.recover(Fs.readFileSync(journal), Fs.statSync(output).size)
+    recovered = ExportJournal.recover(chunksOf(journal), Fs.statSync(output).size)
     const mismatch =
       recovered.description === undefined
         ? undefined

@@ -9,7 +9,7 @@ const description: ExportJournal.FileDescription = {
   csvRaw: false
 }
 
-const journal = (...entries: ReadonlyArray<string>) => Buffer.from(entries.join(""))
+const journal = (...entries: ReadonlyArray<string>) => [Buffer.from(entries.join(""))]
 
 describe("ExportJournal", () => {
   it("reads back what the file is, the records, the failures and the listing's resume point", () => {
@@ -46,6 +46,30 @@ describe("ExportJournal", () => {
     assert.strictEqual(recovered.listed, undefined)
     assert.strictEqual(recovered.end, 10)
     assert.strictEqual(recovered.journalBytes, Buffer.byteLength(entries[0]! + entries[1]!))
+  })
+
+  it("reads the same from chunks cut anywhere, a torn last entry left out", () => {
+    const text = [
+      ExportJournal.fileEntry(description),
+      ExportJournal.recordEntry(10, "a"),
+      ExportJournal.failedEntry("b", "retryable"),
+      ExportJournal.listedEntry("c1"),
+      ExportJournal.recordEntry(20, "ü"),
+      '[30,"to'
+    ].join("")
+    const whole = ExportJournal.recover([Buffer.from(text)], 100)
+    const bytes = Buffer.from(text)
+    for (const size of [1, 3, 7, 64]) {
+      const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) =>
+        bytes.subarray(i * size, (i + 1) * size)
+      )
+      const cut = ExportJournal.recover(chunks, 100)
+      assert.deepStrictEqual(
+        [cut.journalBytes, cut.end, cut.written, [...cut.failed], cut.listed, cut.done.has("ü")],
+        [whole.journalBytes, whole.end, whole.written, [...whole.failed], whole.listed, true]
+      )
+    }
+    assert.strictEqual(whole.journalBytes, bytes.length - '[30,"to'.length)
   })
 
   it("names each difference between the file and a resume that asks for something else", () => {
