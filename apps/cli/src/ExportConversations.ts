@@ -4,29 +4,25 @@
  * The ids come from a file or the agent's listing (./ExportSource.ts). A failed id does not stop the
  * export: failures are listed at the end and the exit code is 8.
  */
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import { Convocore, RateController } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
-import { Clock, Effect, Either, Option, type Scope, Stream } from "effect"
-import { InternalError, PartialExport, UsageError } from "./CliError.js"
+import { Clock, Effect, Either, Option, Stream } from "effect"
+import { type InternalError, PartialExport, UsageError } from "./CliError.js"
 import * as Connection from "./Connection.js"
 import * as CsvRecord from "./CsvRecord.js"
 import { jsonLine } from "./DocumentOutput.js"
 import * as ErrorReport from "./ErrorReport.js"
 import { ExitWith, ofError } from "./ExitCode.js"
 import * as ExportFailures from "./ExportFailures.js"
-import * as ExportJournal from "./ExportJournal.js"
 import * as ExportMetrics from "./ExportMetrics.js"
+import * as ExportSink from "./ExportSink.js"
 import * as ExportSource from "./ExportSource.js"
 import * as ExportSummary from "./ExportSummary.js"
 import * as FieldPaths from "./FieldPaths.js"
 import type { SharedFlags } from "./Flags.js"
 import * as IdSource from "./IdSource.js"
 import * as Output from "./Output.js"
-import * as OutputLock from "./OutputLock.js"
 import * as Progress from "./Progress.js"
-import * as ResumableOutput from "./ResumableOutput.js"
 
 export interface ExportFlags extends SharedFlags {
   readonly agentId: string
@@ -45,102 +41,8 @@ export interface ExportFlags extends SharedFlags {
   readonly force: boolean
 }
 
-/** The file a path names, links followed; the path itself when nothing is there yet. */
-const fileOf = (path: string) => (Fs.existsSync(path) ? Fs.realpathSync(path) : Path.resolve(path))
-
 /** Refusals (401/403) in a row, no document between them, after which an export stops. */
 const refusalsThatStop = 3
-
-interface Sink {
-  readonly earlier: ExportJournal.Recovered
-  readonly write: (record: string, id: string | null) => Effect.Effect<void, InternalError>
-  readonly failed: (id: string, failure: ExportJournal.Failure) => Effect.Effect<void, InternalError>
-  readonly listed: (cursor: string | null) => Effect.Effect<void, InternalError>
-  readonly close: Effect.Effect<void>
-}
-
-const ioError = (cause: unknown) =>
-  new InternalError({
-    message: `cannot write the export: ${cause instanceof Error ? cause.message : String(cause)}`
-  })
-
-/** What the output holds, as its journal records it. */
-const describe = (flags: ExportFlags, ids: string | undefined): ExportJournal.FileDescription => ({
-  format: flags.format,
-  agent: flags.agentId,
-  source: ids === undefined ? { all: true } : { ids: ids === "-" ? "-" : Path.resolve(ids) },
-  fields: Option.match(flags.fields, { onNone: () => null, onSome: (paths) => paths.map(FieldPaths.format) }),
-  csvRaw: flags.csvRaw
-})
-
-const openFile = (
-  path: string,
-  flags: ExportFlags,
-  ids: string | undefined,
-  header: string | undefined
-): Effect.Effect<Sink, UsageError | InternalError, Scope.Scope> =>
-  Effect.gen(function* () {
-    // Opening the output would empty the ids before they are read.
-    if (ids !== undefined && ids !== "-" && fileOf(ids) === fileOf(path))
-      return yield* new UsageError({
-        message: `--output ${path} is the --ids file: write the export elsewhere`
-      })
-    const cannotOpen = (cause: unknown) =>
-      cause instanceof UsageError
-        ? cause
-        : new UsageError({
-            message: `cannot open --output ${path}: ${cause instanceof Error ? cause.message : String(cause)}`
-          })
-    // Locked before anything is read or cut, released however the export ends (a kill -9 leaves it stale).
-    yield* Effect.acquireRelease(
-      Effect.try({ try: () => OutputLock.acquire(path), catch: cannotOpen }),
-      (release) => Effect.sync(release)
-    )
-    const output = yield* Effect.acquireRelease(
-      Effect.try({
-        try: () =>
-          ResumableOutput.open(path, {
-            resume: flags.resume,
-            force: flags.force,
-            header,
-            description: describe(flags, ids)
-          }),
-        catch: cannotOpen
-      }),
-      (output) => Effect.sync(output.close)
-    )
-    const io =
-      <A extends ReadonlyArray<unknown>>(f: (...args: A) => void) =>
-      (...args: A) =>
-        Effect.try({ try: () => f(...args), catch: ioError })
-    if (header !== undefined && output.empty) yield* io(output.append)(header, null)
-    return {
-      earlier: output.earlier,
-      write: io(output.append),
-      failed: io(output.failed),
-      listed: io(output.listed),
-      close: Effect.sync(output.close)
-    }
-  })
-
-const openSink = (
-  flags: ExportFlags,
-  ids: string | undefined,
-  header: string | undefined
-): Effect.Effect<Sink, UsageError | InternalError, Scope.Scope> =>
-  Option.match(flags.output, {
-    onNone: () =>
-      flags.resume
-        ? Effect.fail(new UsageError({ message: "--resume needs --output FILE: stdout cannot be resumed" }))
-        : Effect.as(header === undefined ? Effect.void : Output.stdout(header), {
-            earlier: ExportJournal.nothing(),
-            write: (record: string) => Output.stdout(record),
-            failed: () => Effect.void,
-            listed: () => Effect.void,
-            close: Effect.void
-          }),
-    onSome: (path) => openFile(path, flags, ids, header)
-  })
 
 /** `--ids` or `--all`, exactly one. */
 const idsSource = (flags: ExportFlags): Effect.Effect<string | undefined, UsageError> =>
@@ -174,7 +76,11 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     if (ids === "-" && process.stdin.isTTY === true)
       yield* Output.stderr("convocore: reading ids from the terminal, one per line; end with Ctrl-D\n")
     const convocore = yield* Convocore
-    const sink = yield* openSink(flags, ids, columns === undefined ? undefined : CsvRecord.header(columns))
+    const sink = yield* ExportSink.open(
+      flags,
+      ids,
+      columns === undefined ? undefined : CsvRecord.header(columns)
+    )
     const source =
       ids === undefined
         ? ExportSource.fromListing(convocore, flags.agentId, sink.earlier, sink.listed)
