@@ -22,13 +22,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { cliBinary, startCliSandbox } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
-const binary = fileURLToPath(new URL("../apps/cli/dist/convocore.mjs", import.meta.url))
-if (!Fs.existsSync(binary)) {
-  console.error(`${binary} is missing: build the CLI first (npx -y pnpm@10.34.9 exec turbo run build)`)
-  process.exit(1)
-}
+const binary = cliBinary()
 const sizes = (process.env.BENCH_CLI_SIZES ?? "10000,100000").split(",").map(Number)
 const runs = Number(process.env.BENCH_CLI_RUNS ?? 15)
 const coldStartOnly = process.env.BENCH_CLI_COLD_START_ONLY === "1"
@@ -239,28 +236,7 @@ const countLines = (path: string): number => {
   return count
 }
 
-/** `convocore sandbox` on free ports; resolves with the settings it prints. */
-const startSandbox = () =>
-  new Promise<{ readonly env: Record<string, string>; readonly stop: () => void }>((resolve, reject) => {
-    const child = spawn(process.execPath, [binary, "sandbox", "--port", "0"], {
-      stdio: ["ignore", "pipe", "ignore"]
-    })
-    let stdout = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk
-      if (!stdout.includes("CONVOCORE_SANDBOX_ADMIN_URL=") || !stdout.endsWith("\n")) return
-      const env = Object.fromEntries(
-        stdout
-          .trim()
-          .split("\n")
-          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])
-      )
-      resolve({ env, stop: () => child.kill("SIGTERM") })
-    })
-    child.on("exit", (code) => reject(new Error(`convocore sandbox exited ${code}`)))
-  })
-
-const sandbox = await startSandbox()
+const sandbox = await startCliSandbox(binary)
 const rows: Array<Array<string>> = []
 try {
   const pool = Array.from({ length: distinctIds }, (_, i) => `bench-${i}`)
