@@ -1,6 +1,6 @@
 /**
- * The `convocore` program: wiring only. Help is rendered here (Help.ts), the rest of the command line
- * goes to @effect/cli. Every failure ends here as an exit code of docs/design.md: a usage error is one line,
+ * The `convocore` program: wiring only. The command line goes to @effect/cli; help and `--version` were
+ * answered before this module was loaded (bin.ts). Every failure ends here as an exit code of docs/design.md: a usage error is one line,
  * a defect too, never a stack trace (which could carry request details).
  */
 import * as Command from "@effect/cli/Command"
@@ -11,7 +11,6 @@ import { Cause, type Console, Effect, Exit, Layer } from "effect"
 import { root, tree } from "./Cli.js"
 import * as CommandTree from "./CommandTree.js"
 import { ExitCode } from "./ExitCode.js"
-import * as Help from "./Help.js"
 import { version } from "./version.js"
 
 const cli = Command.run(root, { name: "convocore", version })
@@ -26,10 +25,7 @@ const strip = (args: ReadonlyArray<unknown>) =>
 
 const args = process.argv.slice(2)
 const located = CommandTree.locate(tree, args)
-const options = args.includes("--") ? args.slice(0, args.indexOf("--")) : args
-const helpAsked = options.some((arg) => arg === "-h" || arg === "--help")
-const builtInAsked = options.some((arg) => /^--(version|wizard|completions)(=|$)/.test(arg))
-const wizard = options.includes("--wizard")
+const wizard = CommandTree.optionWords(args).includes("--wizard")
 
 /** Every usage error is this one line (exit 2): what was wrong, and where the help is. */
 const usageError = (message: string) =>
@@ -94,19 +90,15 @@ const run = parsed.pipe(
 )
 
 const program =
-  located.unknown !== undefined && !helpAsked
+  located.unknown !== undefined
     ? usageError(`unknown command "${located.unknown}" for "${located.path.join(" ")}"`)
-    : helpAsked || (located.node.children.length > 0 && !located.positional && !builtInAsked)
-      ? Effect.sync(() => {
-          process.stdout.write(Help.render(located, Help.widthOf(process.stdout)))
-        })
-      : run.pipe(
-          Effect.provide(
-            Layer.unwrapEffect(
-              Effect.promise(() => import("./PlatformLayer.js")).pipe(Effect.map((m) => m.layer))
-            )
+    : run.pipe(
+        Effect.provide(
+          Layer.unwrapEffect(
+            Effect.promise(() => import("./PlatformLayer.js")).pipe(Effect.map((m) => m.layer))
           )
         )
+      )
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
