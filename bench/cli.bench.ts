@@ -9,7 +9,9 @@
  *   cd bench && npx tsx cli.bench.ts        (build first: the entry is apps/cli/dist/convocore.mjs)
  *
  * BENCH_CLI_SIZES (default 10000,100000), BENCH_CLI_RUNS (cold-start runs, default 15),
- * BENCH_CLI_COLD_START_ONLY=1 (measure the cold start alone: no sandbox, no export).
+ * BENCH_CLI_COLD_START_ONLY=1 (measure the cold start alone: no sandbox, no export),
+ * BENCH_CLI_BASELINE=/path/to/other/dist/convocore.mjs (another build's entry, e.g. main's copied aside:
+ * its cold start is measured in the same runs, interleaved, for an A/B comparison).
  *
  * The ids cycle over 4,000 distinct conversations, which the sandbox keeps in its response cache after a
  * warm-up pass, so that both exporters are measured rather than the sandbox's document generation.
@@ -76,10 +78,18 @@ const nodeLines: ReadonlyArray<NodeLine> = [
   },
   { label: `Node ${node24Version}, no compile cache`, node: node24, env: { NODE_DISABLE_COMPILE_CACHE: "1" } }
 ]
+const baseline = process.env.BENCH_CLI_BASELINE
+const commandsOf = (entry: string, suffix: string): Array<readonly [string, ReadonlyArray<string>]> => [
+  [`convocore --help${suffix}`, [entry, "--help"]],
+  [
+    `convocore conversations get --sandbox${suffix}`,
+    [entry, "conversations", "get", agent, "convo456", "--sandbox"]
+  ]
+]
 const commands: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["node -e 0", ["-e", "0"]],
-  ["convocore --help", [binary, "--help"]],
-  ["convocore conversations get --sandbox", [binary, "conversations", "get", agent, "convo456", "--sandbox"]]
+  ...commandsOf(binary, ""),
+  ...(baseline === undefined ? [] : commandsOf(Path.resolve(baseline), " (baseline)"))
 ]
 
 /**

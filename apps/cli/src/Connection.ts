@@ -11,7 +11,11 @@ import {
   ResilientHttpClient
 } from "@convocore-effect/client"
 import * as TelemetryConfig from "@convocore-effect/client/TelemetryConfig"
-import { Fixtures, InProcess, Sandbox } from "@convocore-effect/sandbox"
+// Module by module, not the package index: the index also names the listeners, whose \`node:http\` import
+// the bundle would keep (an external module may have side effects), and that import loads Node's undici.
+import * as Fixtures from "@convocore-effect/sandbox/Fixtures"
+import * as InProcess from "@convocore-effect/sandbox/InProcess"
+import * as Sandbox from "@convocore-effect/sandbox/Sandbox"
 import { ConfigError, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { UsageError } from "./CliError.js"
 import type { SharedFlags } from "./Flags.js"
