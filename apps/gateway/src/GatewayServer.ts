@@ -38,8 +38,11 @@ import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
 import { OperationsLive } from "./Operations.js"
 import * as PassThrough from "./PassThrough.js"
 import { PassThrough as PassThroughService } from "./PassThrough.js"
+import { RedisConnection } from "./RedisConnection.js"
+import * as RedisSharedCache from "./RedisSharedCache.js"
 import * as RequestTelemetry from "./RequestTelemetry.js"
 import { ResponseCache } from "./ResponseCache.js"
+import type { SharedCache } from "./SharedCache.js"
 import { Upstream } from "./Upstream.js"
 
 /**
@@ -102,9 +105,14 @@ const ApiLive = HttpApiBuilder.api(GatewayApi).pipe(
 export const layerWith = <E>(
   settings: GatewaySettings,
   upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
-  server: Http.Server
+  server: Http.Server,
+  sharedCache: Layer.Layer<never> = sharedCacheOf(settings)
 ) => {
-  const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer, PassThroughService.layer).pipe(
+  const services = Layer.mergeAll(
+    ResponseCache.layer.pipe(Layer.provide(sharedCache)),
+    Lifecycle.layer,
+    PassThroughService.layer
+  ).pipe(
     Layer.provideMerge(upstream),
     Layer.provideMerge(GatewayMetrics.layer),
     Layer.provideMerge(GatewayConfig.layer(settings))
@@ -120,6 +128,15 @@ export const layerWith = <E>(
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host }))
   )
 }
+
+/**
+ * The cache the replicas share: on Redis when `GATEWAY_REDIS_URL` is set, else none (the response cache
+ * looks for it with `serviceOption`, hence the `never` output).
+ */
+export const sharedCacheOf = (settings: GatewaySettings): Layer.Layer<never> =>
+  settings.redis === undefined
+    ? Layer.empty
+    : RedisSharedCache.layer.pipe(Layer.provide(RedisConnection.layer(settings.redis)))
 
 export interface RunningGateway {
   /** `http://host:port`, the base of every route; Convocore clients use `${url}/v3`. */
@@ -141,6 +158,8 @@ export interface StartOptions {
    * costs a fraction of that on the hot path.
    */
   readonly requestLog?: ((fields: GatewayLogger.RequestFields) => void) | undefined
+  /** Another shared cache than the one the settings name (tests: an in-memory one several gateways share). */
+  readonly sharedCache?: Layer.Layer<SharedCache> | undefined
 }
 
 /** Starts the gateway for the life of the scope, over the real upstream stack. */
@@ -164,7 +183,9 @@ export const startWith = <E>(
     })
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket
     server.maxConnections = limits.maxConnections
-    const context = yield* Layer.build(layerWith(settings, upstream, server))
+    const context = yield* Layer.build(
+      layerWith(settings, upstream, server, options.sharedCache ?? sharedCacheOf(settings))
+    )
     const runtime = yield* Effect.runtime<never>()
     const logRequests = LogLevel.lessThanEqual(
       yield* FiberRef.get(FiberRef.currentMinimumLogLevel),

@@ -34,6 +34,8 @@ export const nothingSet: RawSettings = {
   sandbox: undefined,
   redisUrl: undefined,
   redisTimeout: undefined,
+  staleWhileRevalidate: undefined,
+  cacheLockTimeout: undefined,
   apiKeySet: false
 }
 
