@@ -25,11 +25,11 @@
  * which a busy machine disturbs far less than requests per second.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { createServer } from "node:net"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
+import { cpuSeconds, freePort } from "./lib/processes.js"
 import { machine, table } from "./lib/report.js"
 
 interface Result {
@@ -70,17 +70,6 @@ const children: Array<ChildProcess> = []
 process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL")
 })
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const waitFor = async (url: string, init?: RequestInit) => {
   for (let i = 0; i < 300; i++) {
@@ -144,14 +133,6 @@ const rssMb = (pid: number): number => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8")
   const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1] ?? Number.NaN)
   return kb / 1024
-}
-
-/** Seconds of CPU (user + system) a process has used so far; undefined where /proc is not there. */
-const cpuSeconds = (pid: number | undefined): number | undefined => {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined
-  // Fields 14 and 15 (utime, stime) in clock ticks, counted after the parenthesised command name.
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 interface Run {

@@ -221,6 +221,9 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
           const key = cacheKey(caller.tenant, path.agentId, path.convoId)
 
           const layerDetail = (layer: CacheLayer) => (cache.shared ? layer : undefined)
+          // Taken before the lookup: an entry another replica stores after this moment is one this request
+          // may take instead of calling (see `exclusive`), even if it lands while the lookup is on its way.
+          const started = yield* Clock.currentTimeMillis
           const before = yield* cache.lookup(key)
           if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
             metrics.cacheEvent("hit")
@@ -250,6 +253,7 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
               metrics.cacheEvent("evicted", evicted)
               return { result, stored, ttlMs: cache.ttlMs }
             })
+          const now = yield* Clock.currentTimeMillis
           // One call per key on this replica (`coalesce`), and across replicas for calls that store (`exclusive`).
           // Requests that may store and requests that may not never share a call.
           const fetch = (noStore: boolean): Effect.Effect<Coalesced<Fetched>> =>
@@ -257,10 +261,9 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
               `${key}\u0000${noStore}`,
               noStore
                 ? Effect.map(call(true), (value) => ({ _tag: "Called", value }) as const)
-                : cache.exclusive(key, call(false))
+                : cache.exclusive(key, call(false), started)
             )
 
-          const now = yield* Clock.currentTimeMillis
           if (before._tag === "Stale" && !noCache && cache.revalidates(before.entry, now)) {
             // Served at once; the refresh joins any call for the key in flight here or on another replica.
             yield* cache.background(fetch(false))

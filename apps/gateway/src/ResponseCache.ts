@@ -154,9 +154,11 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
     /**
      * Runs `call` holding the key's lock across replicas; when another replica holds it, waits (at most
      * `GATEWAY_CACHE_LOCK_TIMEOUT`) for that call to store the entry, and runs `call` itself if none lands.
-     * Without a shared cache, or when it fails, it simply runs `call`.
+     * Only an entry stored at or after `since` (the request's start) counts as landed: a request that asked
+     * for a new copy (`no-cache`) never gets an older one. Without a shared cache, or when it fails, it
+     * simply runs `call`.
      */
-    readonly exclusive: <A>(key: string, call: Effect.Effect<A>) => Effect.Effect<Exclusive<A>>
+    readonly exclusive: <A>(key: string, call: Effect.Effect<A>, since: number) => Effect.Effect<Exclusive<A>>
     /** Drops the key's entry here and in the shared cache, and tells the other replicas to drop theirs. */
     readonly purge: (key: string) => Effect.Effect<boolean>
     /** Runs an effect detached from the request (a stale-while-revalidate refresh). */
@@ -278,11 +280,15 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
       }
 
       const called = <A>(value: A): Exclusive<A> => ({ _tag: "Called", value })
-      const exclusive = <A>(key: string, call: Effect.Effect<A>): Effect.Effect<Exclusive<A>> => {
+      const exclusive = <A>(
+        key: string,
+        call: Effect.Effect<A>,
+        since: number
+      ): Effect.Effect<Exclusive<A>> => {
         if (shared === undefined) return Effect.map(call, called)
         const landed = Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.map(fromShared(key, now), (entry) =>
-            entry !== undefined && now < entry.expiresAt ? entry : undefined
+            entry !== undefined && now < entry.expiresAt && entry.storedAt >= since ? entry : undefined
           )
         )
         return withWakeUp(key, (woken) =>
@@ -290,9 +296,15 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
             const token = yield* orElse("lock", shared.lock(key, settings.lockTimeoutMs), null)
             if (token === null) return called(yield* call)
             if (token !== undefined) {
+              // Another replica's call may have stored the entry and let the lock go since this request
+              // looked: the lock is then this replica's, and the entry is there.
               // The entry is stored (inside `call`) before the lock goes and the waiters are told.
               return yield* Effect.ensuring(
-                Effect.map(call, called),
+                Effect.flatMap(landed, (entry) =>
+                  entry === undefined
+                    ? Effect.map(call, called)
+                    : Effect.succeed({ _tag: "Landed", entry } as const)
+                ),
                 Effect.zipRight(
                   orElse("unlock", shared.unlock(key, token), undefined),
                   orElse("publish", shared.publish({ _tag: "Settled", key }), undefined)

@@ -84,9 +84,9 @@ describe("ResponseCache over a shared cache", () => {
           yield* cache.store("k", document)
           return "called"
         })
-      const first = yield* Effect.fork(a.cache.exclusive("k", call(a.cache)))
+      const first = yield* Effect.fork(a.cache.exclusive("k", call(a.cache), 0))
       yield* Effect.yieldNow()
-      const second = yield* Effect.fork(b.cache.exclusive("k", call(b.cache)))
+      const second = yield* Effect.fork(b.cache.exclusive("k", call(b.cache), 0))
       yield* Effect.yieldNow()
       yield* Deferred.succeed(gate, undefined)
       assert.deepStrictEqual(yield* Fiber.join(first), { _tag: "Called", value: "called" })
@@ -98,13 +98,33 @@ describe("ResponseCache over a shared cache", () => {
     })
   )
 
+  it.scoped(
+    "a replica that gets the lock just after another's call stored takes that entry, unless older than its request",
+    () =>
+      Effect.gen(function* () {
+        const shared = new MemorySharedCache()
+        const a = yield* replica(shared)
+        const b = yield* replica(shared)
+        // The other replica's call ended between this request's lookup and its lock: the lock is free.
+        yield* a.cache.store("k", document)
+        assert.strictEqual(shared.locks.size, 0)
+        let calls = 0
+        const call = Effect.sync(() => ++calls)
+        assert.strictEqual((yield* b.cache.exclusive("k", call, 0))._tag, "Landed")
+        assert.strictEqual(calls, 0)
+        // A request that started after the entry was stored (as one saying no-cache does) calls upstream.
+        yield* TestClock.adjust(1)
+        assert.deepStrictEqual(yield* b.cache.exclusive("k", call, 1), { _tag: "Called", value: 1 })
+      })
+  )
+
   it.scoped("a waiter whose holder never stores calls upstream itself after the lock timeout", () =>
     Effect.gen(function* () {
       const shared = new MemorySharedCache()
       const b = yield* replica(shared)
       // Another replica holds the lock and is never heard from again.
       yield* shared.service.lock("k", 60_000)
-      const waiting = yield* Effect.fork(b.cache.exclusive("k", Effect.succeed("own call")))
+      const waiting = yield* Effect.fork(b.cache.exclusive("k", Effect.succeed("own call"), 0))
       yield* TestClock.adjust(settings.cache.lockTimeoutMs - 1)
       assert.isNull(waiting.unsafePoll())
       yield* TestClock.adjust(1)
@@ -118,9 +138,9 @@ describe("ResponseCache over a shared cache", () => {
       const a = yield* replica(shared)
       const b = yield* replica(shared)
       const gate = yield* Deferred.make<void>()
-      const failing = yield* Effect.fork(a.cache.exclusive("k", Effect.as(Deferred.await(gate), "failed")))
+      const failing = yield* Effect.fork(a.cache.exclusive("k", Effect.as(Deferred.await(gate), "failed"), 0))
       yield* Effect.yieldNow()
-      const waiting = yield* Effect.fork(b.cache.exclusive("k", Effect.succeed("own call")))
+      const waiting = yield* Effect.fork(b.cache.exclusive("k", Effect.succeed("own call"), 0))
       yield* Effect.yieldNow()
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(failing)
@@ -163,7 +183,7 @@ describe("ResponseCache over a shared cache", () => {
         shared.down = true
         assert.deepStrictEqual(yield* a.cache.store("k", document), { stored: true, evicted: 0 })
         assert.strictEqual((yield* a.cache.lookup("k"))._tag, "Fresh")
-        assert.deepStrictEqual(yield* a.cache.exclusive("other", Effect.succeed(1)), {
+        assert.deepStrictEqual(yield* a.cache.exclusive("other", Effect.succeed(1), 0), {
           _tag: "Called",
           value: 1
         })
