@@ -71,10 +71,13 @@ describe.skipIf(!redisAvailable)("two replicas sharing Redis", () => {
         assert.match(again.headers.get("cache-status") ?? "", /^convocore-gateway; hit; ttl=\d+; detail=l1$/)
         assert.strictEqual(yield* stack.upstreamRequests, 1)
         assert.strictEqual(yield* metricOf(stack, 1, "convocore_gateway_cache_l2_hits_total"), 1)
-      // A caller asking for a new copy gets one from upstream, not the copy in Redis.
-      const renewed = yield* get(stack, 1, path, { ...auth, "cache-control": "no-cache" })
-      assert.strictEqual(renewed.headers.get("cache-status"), "convocore-gateway; fwd=request; stored; ttl=30")
-      assert.strictEqual(yield* stack.upstreamRequests, 2)
+        // A caller asking for a new copy gets one from upstream, not the copy in Redis.
+        const renewed = yield* get(stack, 1, path, { ...auth, "cache-control": "no-cache" })
+        assert.strictEqual(
+          renewed.headers.get("cache-status"),
+          "convocore-gateway; fwd=request; stored; ttl=30"
+        )
+        assert.strictEqual(yield* stack.upstreamRequests, 2)
       })
   )
 
