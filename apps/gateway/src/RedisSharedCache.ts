@@ -3,8 +3,10 @@
  *
  * - An entry is one key holding its exact bytes behind a short header (`encodeEntry`), read and written as
  *   buffers, with a Redis TTL at its `staleUntil`, so Redis forgets it when no replica may serve it anymore.
- * - A lock is `SET lock token NX PX ttl`, released by a compare-and-delete script, so a replica never
- *   releases a lock that expired and was taken by another.
+ * - A lock is `SET lock token NX PX ttl`, released by a compare-and-delete, so a replica never releases a
+ *   lock that expired and was taken by another. Each is a script that does one more thing in the same
+ *   round trip: taking the lock reads the entry (another replica may have stored it since this one
+ *   looked), releasing it publishes `settled`.
  * - Events go over one pub/sub channel (the key in the message), which each replica subscribes to once on
  *   the connection's subscriber; no SUBSCRIBE per key per request.
  *
@@ -73,7 +75,13 @@ export const decodeEntry = (bytes: Buffer): Entry | undefined => {
   }
 }
 
-const unlockScript = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`
+// KEYS: lock, entry; ARGV: token, ttl in ms. Returns { 1 if the lock was taken else 0, the entry or false }.
+const lockScript = `local taken = redis.call("set", KEYS[1], ARGV[1], "NX", "PX", ARGV[2])
+return { taken and 1 or 0, redis.call("get", KEYS[2]) }`
+
+// KEYS: lock; ARGV: token, channel, message.
+const releaseScript = `if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("del", KEYS[1]) end
+return redis.call("publish", ARGV[2], ARGV[3])`
 
 const encodeEvent = (event: FleetEvent): string =>
   event._tag === "Settled" ? `settled\n${event.key}` : event._tag === "Purged" ? `purged\n${event.key}` : ""
@@ -119,15 +127,42 @@ export const layer = Layer.effect(
       lock: (key, ttlMs) =>
         Effect.suspend(() => {
           const token = randomUUID()
+          const ms = Math.max(1, Math.ceil(ttlMs))
           return Effect.map(
             run((client) =>
-              client.set(redisKey("lock", key), token, "PX", Math.max(1, Math.ceil(ttlMs)), "NX")
+              client.callBuffer(
+                "EVAL",
+                lockScript,
+                2,
+                redisKey("lock", key),
+                redisKey("entry", key),
+                token,
+                ms
+              )
             ),
-            (answer) => (answer === "OK" ? token : undefined)
+            (answer) => {
+              // The script's reply: [1 or 0, the entry's bytes or nil].
+              const [taken, bytes] = Array.isArray(answer) ? answer : []
+              return {
+                token: taken === 1 ? token : undefined,
+                entry: Buffer.isBuffer(bytes) ? decodeEntry(bytes) : undefined
+              }
+            }
           )
         }),
-      unlock: (key, token) =>
-        Effect.asVoid(run((client) => client.eval(unlockScript, 1, redisKey("lock", key), token))),
+      release: (key, token) =>
+        Effect.asVoid(
+          run((client) =>
+            client.eval(
+              releaseScript,
+              1,
+              redisKey("lock", key),
+              token,
+              eventsChannel,
+              encodeEvent({ _tag: "Settled", key })
+            )
+          )
+        ),
       publish: (event) => Effect.asVoid(run((client) => client.publish(eventsChannel, encodeEvent(event)))),
       subscribe: (listener) =>
         Effect.acquireRelease(

@@ -202,15 +202,16 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
           })
         )
 
-      /** The shared cache's entry for the key, kept in L1 for the time it has left; none when it has none. */
+      /** An entry read from the shared cache, kept in L1 for the time it has left. */
+      const keep = (key: string, entry: Entry | undefined, now: number): Entry | undefined => {
+        if (entry === undefined || now >= entry.staleUntil) return undefined
+        store.set(key, entry)
+        return entry
+      }
       const fromShared = (key: string, now: number): Effect.Effect<Entry | undefined> =>
         shared === undefined
           ? Effect.succeed(undefined)
-          : Effect.map(orElse("get", shared.get(key), undefined), (entry) => {
-              if (entry === undefined || now >= entry.staleUntil) return undefined
-              store.set(key, entry)
-              return entry
-            })
+          : Effect.map(orElse("get", shared.get(key), undefined), (entry) => keep(key, entry, now))
 
       const lookup = (key: string): Effect.Effect<Lookup> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -286,39 +287,34 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
         since: number
       ): Effect.Effect<Exclusive<A>> => {
         if (shared === undefined) return Effect.map(call, called)
-        const landed = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.map(fromShared(key, now), (entry) =>
-            entry !== undefined && now < entry.expiresAt && entry.storedAt >= since ? entry : undefined
-          )
-        )
+        /** The entry if it is fresh and was stored since the request began: what another replica's call gave. */
+        const landedOf = (entry: Entry | undefined, now: number): Exclusive<A> | undefined => {
+          const kept = keep(key, entry, now)
+          return kept !== undefined && now < kept.expiresAt && kept.storedAt >= since
+            ? { _tag: "Landed", entry: kept }
+            : undefined
+        }
         return withWakeUp(key, (woken) =>
           Effect.gen(function* () {
-            const token = yield* orElse("lock", shared.lock(key, settings.lockTimeoutMs), null)
-            if (token === null) return called(yield* call)
+            const locked = yield* orElse("lock", shared.lock(key, settings.lockTimeoutMs), null)
+            if (locked === null) return called(yield* call)
+            // Another replica may have stored the entry (and let the lock go) since this request looked.
+            const early = landedOf(locked.entry, yield* Clock.currentTimeMillis)
+            const token = locked.token
             if (token !== undefined) {
-              // Another replica's call may have stored the entry and let the lock go since this request
-              // looked: the lock is then this replica's, and the entry is there.
               // The entry is stored (inside `call`) before the lock goes and the waiters are told.
               return yield* Effect.ensuring(
-                Effect.flatMap(landed, (entry) =>
-                  entry === undefined
-                    ? Effect.map(call, called)
-                    : Effect.succeed({ _tag: "Landed", entry } as const)
-                ),
-                Effect.zipRight(
-                  orElse("unlock", shared.unlock(key, token), undefined),
-                  orElse("publish", shared.publish({ _tag: "Settled", key }), undefined)
-                )
+                early === undefined ? Effect.map(call, called) : Effect.succeed(early),
+                orElse("release", shared.release(key, token), undefined)
               )
             }
-            // Another replica is calling: its entry may be there already, else it comes with its event.
-            const early = yield* landed
-            if (early !== undefined) return { _tag: "Landed", entry: early } as const
+            if (early !== undefined) return early
+            // Another replica is calling: its entry comes with its event.
             yield* Effect.timeoutOption(woken, settings.lockTimeoutMs)
-            const late = yield* landed
-            if (late !== undefined) return { _tag: "Landed", entry: late } as const
+            const now = yield* Clock.currentTimeMillis
+            const late = landedOf(yield* orElse("get", shared.get(key), undefined), now)
             // Its call failed (errors are not shared), or it took too long: this replica asks itself.
-            return called(yield* call)
+            return late ?? called(yield* call)
           })
         )
       }

@@ -22,16 +22,27 @@ export type FleetEvent =
   /** Events may have been missed (the subscription was lost and is back): L1 copies are not to be trusted. */
   | { readonly _tag: "Resubscribed" }
 
+export interface Locked {
+  readonly token: string | undefined
+  readonly entry: Entry | undefined
+}
+
 export interface SharedCacheService {
   readonly get: (key: string) => Effect.Effect<Entry | undefined, SharedCacheUnavailable>
   /** Stores an entry until its `staleUntil`, after which the store forgets it by itself. */
   readonly set: (key: string, entry: Entry) => Effect.Effect<void, SharedCacheUnavailable>
   /** Removes an entry; whether there was one. */
   readonly delete: (key: string) => Effect.Effect<boolean, SharedCacheUnavailable>
-  /** Takes the key's lock for `ttlMs`: a token when this caller got it, `undefined` when another holds it. */
-  readonly lock: (key: string, ttlMs: number) => Effect.Effect<string | undefined, SharedCacheUnavailable>
-  /** Releases the lock if the token still holds it (a lock that expired and was taken again is left alone). */
-  readonly unlock: (key: string, token: string) => Effect.Effect<void, SharedCacheUnavailable>
+  /**
+   * Tries to take the key's lock for `ttlMs` and reads the key's entry, in one step: `token` when this
+   * caller got the lock (`undefined` when another holds it), and the entry stored at that moment, if any.
+   */
+  readonly lock: (key: string, ttlMs: number) => Effect.Effect<Locked, SharedCacheUnavailable>
+  /**
+   * Releases the lock if the token still holds it (one that expired and was taken again is left alone),
+   * and publishes `Settled` for the key, in one step.
+   */
+  readonly release: (key: string, token: string) => Effect.Effect<void, SharedCacheUnavailable>
   readonly publish: (event: FleetEvent) => Effect.Effect<void, SharedCacheUnavailable>
   /** Calls `listener` with every event from every replica (this one included) for the life of the scope. */
   readonly subscribe: (listener: (event: FleetEvent) => void) => Effect.Effect<void, never, Scope.Scope>
@@ -66,25 +77,28 @@ export class MemorySharedCache {
     )
   }
 
+  private entryAt(key: string, now: number): Entry | undefined {
+    const entry = this.entries.get(key)
+    return entry !== undefined && now < entry.staleUntil ? entry : undefined
+  }
+
   readonly service: SharedCacheService = {
-    get: (key) =>
-      this.guard((now) => {
-        const entry = this.entries.get(key)
-        return entry !== undefined && now < entry.staleUntil ? entry : undefined
-      }),
+    get: (key) => this.guard((now) => this.entryAt(key, now)),
     set: (key, entry) => this.guard(() => void this.entries.set(key, entry)),
     delete: (key) => this.guard(() => this.entries.delete(key)),
     lock: (key, ttlMs) =>
       this.guard((now) => {
+        const entry = this.entryAt(key, now)
         const held = this.locks.get(key)
-        if (held !== undefined && now < held.until) return undefined
+        if (held !== undefined && now < held.until) return { token: undefined, entry }
         const token = String(++this.tokens)
         this.locks.set(key, { token, until: now + ttlMs })
-        return token
+        return { token, entry }
       }),
-    unlock: (key, token) =>
+    release: (key, token) =>
       this.guard(() => {
         if (this.locks.get(key)?.token === token) this.locks.delete(key)
+        for (const listener of this.listeners) listener({ _tag: "Settled", key })
       }),
     publish: (event) =>
       this.guard(() => {

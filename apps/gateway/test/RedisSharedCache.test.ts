@@ -66,20 +66,42 @@ describe.skipIf(!redisAvailable)("the shared cache on a real redis-server", () =
     })
   )
 
-  it.scopedLive("a lock is held by one replica at a time and released only by its holder's token", () =>
+  it.scopedLive(
+    "a lock is held by one replica at a time, released only by its holder's token, and reads the entry",
+    () =>
+      Effect.gen(function* () {
+        const { a, b } = yield* twoReplicas
+        const first = yield* a.shared.lock(key, 10_000)
+        assert.isString(first.token)
+        assert.isUndefined(first.entry)
+        assert.isUndefined((yield* b.shared.lock(key, 10_000)).token)
+        yield* b.shared.release(key, "not-the-token")
+        assert.isUndefined((yield* b.shared.lock(key, 10_000)).token)
+        // The holder stores, then releases: the next one to take the lock gets the entry with it.
+        const stored = entry(60_000)
+        yield* a.shared.set(key, stored)
+        yield* a.shared.release(key, first.token ?? "")
+        const second = yield* b.shared.lock(key, 10_000)
+        assert.isString(second.token)
+        assert.deepStrictEqual(second.entry && [...second.entry.body], [...stored.body])
+        // An expired lock is free again.
+        assert.isString((yield* a.shared.lock("short", 50)).token)
+        yield* Effect.sleep("100 millis")
+        assert.isString((yield* b.shared.lock("short", 50)).token)
+      })
+  )
+
+  it.scopedLive("releasing a lock tells every replica that the key's call ended", () =>
     Effect.gen(function* () {
       const { a, b } = yield* twoReplicas
-      const token = yield* a.shared.lock(key, 10_000)
-      assert.isString(token)
-      assert.isUndefined(yield* b.shared.lock(key, 10_000))
-      yield* b.shared.unlock(key, "not-the-token")
-      assert.isUndefined(yield* b.shared.lock(key, 10_000))
-      yield* a.shared.unlock(key, token ?? "")
-      assert.isString(yield* b.shared.lock(key, 10_000))
-      // An expired lock is free again.
-      assert.isString(yield* a.shared.lock("short", 50))
-      yield* Effect.sleep("100 millis")
-      assert.isString(yield* b.shared.lock("short", 50))
+      const heard: Array<FleetEvent> = []
+      yield* b.shared.subscribe((event) => heard.push(event))
+      const { token } = yield* a.shared.lock(key, 10_000)
+      for (let i = 0; heard.length === 0 && i < 200; i++) {
+        yield* a.shared.release(key, token ?? "")
+        yield* Effect.sleep("10 millis")
+      }
+      assert.deepStrictEqual(heard[0], { _tag: "Settled", key })
     })
   )
 
