@@ -234,7 +234,7 @@ const load = async (
 
 const rate = (r: Result) => Math.round(r.requests.average).toLocaleString("en-US")
 const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`
-const us = (value: number) => (Number.isNaN(value) ? "-" : `${Math.round(value)} µs`)
+const us = (value: number) => (Number.isNaN(value) ? "-" : `${value.toFixed(value < 100 ? 1 : 0)} µs`)
 const loadAverage = () =>
   Os.loadavg()
     .map((l) => l.toFixed(2))
@@ -289,7 +289,7 @@ createServer((request, response) => {
   console.log(`### 1. Cache hits from memory (the better of ${rounds} alternating runs)\n`)
   console.log(
     table(
-      ["server", "requests/s", "p50", "p99", "vs bare node:http"],
+      ["server", "requests/s", "p50", "p99", "vs bare node:http", "server CPU per request, each run"],
       servers.map(({ name }) => {
         const r = best.get(name)!
         return [
@@ -297,7 +297,11 @@ createServer((request, response) => {
           rate(r),
           ms(r.latency.p50),
           ms(r.latency.p99),
-          (r.requests.average / bareRate).toFixed(2)
+          (r.requests.average / bareRate).toFixed(2),
+          measured
+            .filter((m) => m.name === name)
+            .map((m) => us(m.gatewayUs))
+            .join(", ")
         ]
       })
     )
