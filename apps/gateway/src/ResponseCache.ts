@@ -12,10 +12,11 @@
  * a store writes both, and `exclusive` makes one replica at a time call upstream for a key. Every L2
  * failure is counted and ignored: the replica then serves from L1 and upstream, as without Redis.
  */
-import { Clock, Context, Deferred, Effect, Exit, FiberId, FiberSet, Layer, Option } from "effect"
+import { Clock, Context, Deferred, Effect, FiberId, FiberSet, Layer, Option } from "effect"
 import { GatewayConfig } from "./GatewayConfig.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { type FleetEvent, SharedCache, type SharedCacheUnavailable } from "./SharedCache.js"
+import { WakeUps } from "./WakeUps.js"
 
 /** What the cache keeps of an upstream 200: its exact bytes and what the response headers need. */
 export interface Document {
@@ -238,44 +239,21 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
             : Effect.as(orElse("set", shared.set(key, entry), undefined), outcome)
         })
 
-      // Wake-ups by key: the replica's waiters on another replica's call, and purges awaiting their echo.
-      const waiters = new Map<string, Set<() => void>>()
-      const wake = (id: string) => {
-        const woken = waiters.get(id)
-        if (woken === undefined) return
-        waiters.delete(id)
-        for (const resume of woken) resume()
-      }
-      /** Runs `effect` with a signal that `wake(id)` completes, registered before `effect` starts. */
-      const withWakeUp = <A>(id: string, effect: (woken: Effect.Effect<void>) => Effect.Effect<A>) =>
-        Effect.suspend(() => {
-          const signal = Deferred.unsafeMake<void>(FiberId.none)
-          const resume = () => Deferred.unsafeDone(signal, Exit.void)
-          const set = waiters.get(id) ?? new Set()
-          set.add(resume)
-          waiters.set(id, set)
-          return Effect.ensuring(
-            effect(Deferred.await(signal)),
-            Effect.sync(() => {
-              set.delete(resume)
-              if (set.size === 0 && waiters.get(id) === set) waiters.delete(id)
-            })
-          )
-        })
+      const wakeUps = new WakeUps()
       const purgeEcho = (key: string) => `purged\u0000${key}`
 
       if (shared !== undefined) {
         yield* shared.subscribe((event: FleetEvent) => {
           switch (event._tag) {
             case "Settled":
-              return wake(event.key)
+              return wakeUps.wake(event.key)
             case "Purged":
               store.delete(event.key)
-              return wake(purgeEcho(event.key))
+              return wakeUps.wake(purgeEcho(event.key))
             case "Resubscribed":
               // Purges published while this replica was not listening are unknown: forget every copy.
               store.clear()
-              for (const id of [...waiters.keys()]) wake(id)
+              return wakeUps.wakeAll()
           }
         })
       }
@@ -294,7 +272,7 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
             ? { _tag: "Landed", entry: kept }
             : undefined
         }
-        return withWakeUp(key, (woken) =>
+        return wakeUps.waitingOn(key, (woken) =>
           Effect.gen(function* () {
             const locked = yield* orElse("lock", shared.lock(key, settings.lockTimeoutMs), null)
             if (locked === null) return called(yield* call)
@@ -327,7 +305,7 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
           const removed = yield* orElse("delete", shared.delete(key), false)
           // Redis sends a message to every subscriber in turn: once this replica's own copy is back, the
           // others were sent theirs. Bounded, so a lost subscription delays the answer by no more.
-          yield* withWakeUp(purgeEcho(key), (echoed) =>
+          yield* wakeUps.waitingOn(purgeEcho(key), (echoed) =>
             Effect.zipRight(
               orElse("publish", shared.publish({ _tag: "Purged", key }), undefined),
               Effect.timeoutOption(echoed, redis?.commandTimeoutMs ?? 0)
