@@ -42,7 +42,6 @@ import { RedisConnection } from "./RedisConnection.js"
 import * as RedisSharedCache from "./RedisSharedCache.js"
 import * as RequestTelemetry from "./RequestTelemetry.js"
 import { ResponseCache } from "./ResponseCache.js"
-import type { SharedCache } from "./SharedCache.js"
 import { Upstream } from "./Upstream.js"
 
 /**
@@ -105,11 +104,10 @@ const ApiLive = HttpApiBuilder.api(GatewayApi).pipe(
 export const layerWith = <E>(
   settings: GatewaySettings,
   upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
-  server: Http.Server,
-  sharedCache: Layer.Layer<never> = sharedCacheOf(settings)
+  server: Http.Server
 ) => {
   const services = Layer.mergeAll(
-    ResponseCache.layer.pipe(Layer.provide(sharedCache)),
+    ResponseCache.layer.pipe(Layer.provide(sharedCacheOf(settings))),
     Lifecycle.layer,
     PassThroughService.layer
   ).pipe(
@@ -158,8 +156,6 @@ export interface StartOptions {
    * costs a fraction of that on the hot path.
    */
   readonly requestLog?: ((fields: GatewayLogger.RequestFields) => void) | undefined
-  /** Another shared cache than the one the settings name (tests: an in-memory one several gateways share). */
-  readonly sharedCache?: Layer.Layer<SharedCache> | undefined
 }
 
 /** Starts the gateway for the life of the scope, over the real upstream stack. */
@@ -183,9 +179,7 @@ export const startWith = <E>(
     })
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket
     server.maxConnections = limits.maxConnections
-    const context = yield* Layer.build(
-      layerWith(settings, upstream, server, options.sharedCache ?? sharedCacheOf(settings))
-    )
+    const context = yield* Layer.build(layerWith(settings, upstream, server))
     const runtime = yield* Effect.runtime<never>()
     const logRequests = LogLevel.lessThanEqual(
       yield* FiberRef.get(FiberRef.currentMinimumLogLevel),
