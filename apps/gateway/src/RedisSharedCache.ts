@@ -102,8 +102,35 @@ export const layer = Layer.effect(
   SharedCache,
   Effect.gen(function* () {
     const redis = yield* RedisConnection
+    // A Redis that is connected but does not answer in time (paused, overloaded) closes no connection, so
+    // the connection's own state says nothing: commands say it. Once per change, as the connection does.
+    let failing = false
     const run = <A>(command: Parameters<typeof redis.run<A>>[0]) =>
-      Effect.mapError(redis.run(command), (error) => new SharedCacheUnavailable({ reason: error.reason }))
+      redis.run(command).pipe(
+        Effect.tapBoth({
+          onFailure: (error) =>
+            failing || redis.status() !== "ready"
+              ? Effect.void
+              : Effect.zipRight(
+                  Effect.sync(() => {
+                    failing = true
+                  }),
+                  Effect.logWarning(
+                    `Redis at ${redis.location} is connected but not answering (${error.reason}); serving from this replica's memory and upstream`
+                  )
+                ),
+          onSuccess: () =>
+            !failing
+              ? Effect.void
+              : Effect.zipRight(
+                  Effect.sync(() => {
+                    failing = false
+                  }),
+                  Effect.logInfo(`Redis at ${redis.location} is answering again`)
+                )
+        }),
+        Effect.mapError((error) => new SharedCacheUnavailable({ reason: error.reason }))
+      )
 
     return {
       get: (key) =>
@@ -201,7 +228,7 @@ export const layer = Layer.effect(
               subscriber.off("ready", onReady)
             })
         ),
-      up: () => redis.status() === "ready"
+      up: () => redis.status() === "ready" && !failing
     }
   })
 )

@@ -190,13 +190,25 @@ describe.skipIf(!redisAvailable)("two replicas sharing Redis", () => {
       )
 
       // Paused: connections stay open and nothing answers; each command gives up after its timeout.
+      const errorsBefore = yield* metricOf(stack, 1, "convocore_gateway_redis_errors_total", 'op="get"')
       redis.pause()
       const started = Date.now()
       const slow = yield* get(stack, 1, conversationPath("while-paused"))
       assert.strictEqual(slow.status, 200)
       assert.isBelow(Date.now() - started, 5_000)
       assert.strictEqual((yield* stack.via(0, "/readyz")).status, 200)
+      // Connected, but not answering: the commands that timed out say so.
+      yield* redisUp(stack, 1, 0)
+      assert.isAbove(
+        yield* metricOf(stack, 1, "convocore_gateway_redis_errors_total", 'op="get"'),
+        errorsBefore
+      )
       redis.resume()
+      // Up again with the first command that succeeds.
+      for (let i = 0; i < 100 && (yield* metricOf(stack, 1, "convocore_gateway_redis_up")) !== 1; i++) {
+        yield* get(stack, 1, conversationPath(`after-pause-${i}`))
+        yield* Effect.sleep("20 millis")
+      }
       yield* redisUp(stack, 1, 1)
     })
   )

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Redacted } from "effect"
 import { RedisConnection } from "../src/RedisConnection.js"
 import * as RedisSharedCache from "../src/RedisSharedCache.js"
 import { cacheKey, type Entry } from "../src/ResponseCache.js"
@@ -47,6 +47,44 @@ const twoReplicas = Effect.gen(function* () {
 })
 
 describe.skipIf(!redisAvailable)("the shared cache on a real redis-server", () => {
+  it.scopedLive(
+    "a Redis that is connected but does not answer is reported down, once, until it answers",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* redisServer()
+        const lines: Array<string> = []
+        const logger = Logger.make(({ logLevel, message }) => {
+          lines.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+        })
+        const settings = { url: Redacted.make(server.url), location: server.url, commandTimeoutMs: 100 }
+        const context = yield* Layer.build(
+          RedisSharedCache.layer.pipe(Layer.provideMerge(RedisConnection.layer(settings)))
+        ).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        const shared = Context.get(context, SharedCache)
+        while (Context.get(context, RedisConnection).status() !== "ready") yield* Effect.sleep("10 millis")
+        const get = shared.get("k").pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        yield* get
+        assert.isTrue(shared.up())
+
+        server.pause()
+        for (let i = 0; i < 3; i++)
+          assert.strictEqual((yield* Effect.flip(get))._tag, "SharedCacheUnavailable")
+        assert.isFalse(shared.up())
+        server.resume()
+        let answered = false
+        for (let i = 0; !answered && i < 100; i++) {
+          answered = Exit.isSuccess(yield* Effect.exit(get))
+          if (!answered) yield* Effect.sleep("20 millis")
+        }
+        assert.isTrue(shared.up())
+        const changes = lines.filter((line) => !line.endsWith("is connected"))
+        assert.deepStrictEqual(changes, [
+          `WARN Redis at ${server.url} is connected but not answering (Command timed out); serving from this replica's memory and upstream`,
+          `INFO Redis at ${server.url} is answering again`
+        ])
+      })
+  )
+
   const key = cacheKey("tenant", "agent:1", "convo/2")
 
   it.scopedLive("stores an entry binary-safe under a namespaced key that Redis expires at staleUntil", () =>
