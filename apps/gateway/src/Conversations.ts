@@ -202,142 +202,139 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
     const upstream = yield* Upstream
     const metrics = yield* GatewayMetrics
 
-    return handlers
-      .handle("purgeConversation", ({ path }) =>
-        Effect.flatMap(Caller, (caller) =>
-          Effect.map(cache.purge(cacheKey(caller.tenant, path.agentId, path.convoId)), (purged) => ({
-            purged
-          }))
-        )
-      )
-      .handleRaw("getConversation", ({ path }) =>
-        Effect.gen(function* () {
-          const caller = yield* Caller
-          const request = yield* HttpServerRequest.HttpServerRequest
-          const directives = (request.headers["cache-control"] ?? "").toLowerCase()
-          const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
-          const noStore = /\bno-store\b/.test(directives)
-          const onlyIfCached = /\bonly-if-cached\b/.test(directives)
-          const key = cacheKey(caller.tenant, path.agentId, path.convoId)
+    const served = handlers.handleRaw("getConversation", ({ path }) =>
+      Effect.gen(function* () {
+        const caller = yield* Caller
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const directives = (request.headers["cache-control"] ?? "").toLowerCase()
+        const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
+        const noStore = /\bno-store\b/.test(directives)
+        const onlyIfCached = /\bonly-if-cached\b/.test(directives)
+        const key = cacheKey(caller.tenant, path.agentId, path.convoId)
 
-          const layerDetail = (layer: CacheLayer) => (cache.shared ? layer : undefined)
-          // Taken before the lookup: an entry another replica stores after this moment is one this request
-          // may take instead of calling (see `exclusive`), even if it lands while the lookup is on its way.
-          const started = yield* Clock.currentTimeMillis
-          const before = yield* cache.lookup(key)
-          if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
-            metrics.cacheEvent("hit")
-            if (before.layer === "l2") metrics.cacheEvent("hit-l2")
-            return documentResponse(
-              before.entry,
-              hitHeaders(before.entry, yield* Clock.currentTimeMillis, layerDetail(before.layer))
-            )
-          }
-          // RFC 9111 5.2.1.7: the caller wants a stored answer or none; the upstream is never asked.
-          if (onlyIfCached) {
-            return HttpServerResponse.unsafeJson(
-              {
-                message: "Not in the gateway's cache (the request said only-if-cached)",
-                code: "GATEWAY_TIMEOUT"
-              },
-              { status: 504, headers: { "cache-status": cacheStatus("fwd=miss", "detail=only-if-cached") } }
-            )
-          }
+        const layerDetail = (layer: CacheLayer) => (cache.shared ? layer : undefined)
+        // Taken before the lookup: an entry another replica stores after this moment is one this request
+        // may take instead of calling (see `exclusive`), even if it lands while the lookup is on its way.
+        const started = yield* Clock.currentTimeMillis
+        const before = yield* cache.lookup(key)
+        if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
+          metrics.cacheEvent("hit")
+          if (before.layer === "l2") metrics.cacheEvent("hit-l2")
+          return documentResponse(
+            before.entry,
+            hitHeaders(before.entry, yield* Clock.currentTimeMillis, layerDetail(before.layer))
+          )
+        }
+        // RFC 9111 5.2.1.7: the caller wants a stored answer or none; the upstream is never asked.
+        if (onlyIfCached) {
+          return HttpServerResponse.unsafeJson(
+            {
+              message: "Not in the gateway's cache (the request said only-if-cached)",
+              code: "GATEWAY_TIMEOUT"
+            },
+            { status: 504, headers: { "cache-status": cacheStatus("fwd=miss", "detail=only-if-cached") } }
+          )
+        }
 
-          const call = (noStore: boolean): Effect.Effect<Called> =>
-            Effect.gen(function* () {
-              const result = yield* upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken)
-              if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: cache.ttlMs }
-              const { stored, evicted } = yield* cache.store(key, result)
-              if (stored) metrics.cacheEvent("stored")
-              metrics.cacheEvent("evicted", evicted)
-              return { result, stored, ttlMs: cache.ttlMs }
-            })
+        const call = (noStore: boolean): Effect.Effect<Called> =>
+          Effect.gen(function* () {
+            const result = yield* upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken)
+            if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: cache.ttlMs }
+            const { stored, evicted } = yield* cache.store(key, result)
+            if (stored) metrics.cacheEvent("stored")
+            metrics.cacheEvent("evicted", evicted)
+            return { result, stored, ttlMs: cache.ttlMs }
+          })
+        const now = yield* Clock.currentTimeMillis
+        // One call per key on this replica (`coalesce`), and across replicas for calls that store (`exclusive`).
+        // Requests that may store and requests that may not never share a call.
+        const fetch = (noStore: boolean): Effect.Effect<Coalesced<Fetched>> =>
+          cache.coalesce(
+            `${key}\u0000${noStore}`,
+            noStore
+              ? Effect.map(call(true), (value) => ({ _tag: "Called", value }) as const)
+              : cache.exclusive(key, call(false), started)
+          )
+
+        if (before._tag === "Stale" && !noCache && cache.revalidates(before.entry, now)) {
+          // Served at once; the refresh joins any call for the key in flight here or on another replica.
+          yield* cache.background(fetch(false))
+          metrics.cacheEvent("stale")
+          return documentResponse(before.entry, {
+            "cache-status": cacheStatus(
+              "fwd=stale",
+              `ttl=${ttlOf(before.entry, now)}`,
+              "detail=stale-while-revalidate"
+            ),
+            age: ageOf(before.entry, now)
+          })
+        }
+
+        const { collapsed, value: fetched } = yield* fetch(noStore)
+        if (fetched._tag === "Landed") {
+          metrics.cacheEvent("hit-l2")
+          metrics.cacheEvent("collapsed")
+          return documentResponse(
+            fetched.entry,
+            hitHeaders(fetched.entry, yield* Clock.currentTimeMillis, "l2-wait")
+          )
+        }
+        const value = fetched.value
+        metrics.cacheEvent(collapsed ? "collapsed" : "miss")
+        const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
+        const result = value.result
+
+        if (result._tag === "Document") {
+          return documentResponse(result, {
+            "cache-status": collapsed
+              ? cacheStatus(forward, "collapsed")
+              : cacheStatus(
+                  forward,
+                  value.stored ? "stored" : undefined,
+                  value.stored ? `ttl=${Math.floor(value.ttlMs / 1000)}` : undefined
+                )
+          })
+        }
+
+        const error = result.error
+        const upstreamStatus = upstreamStatusOf(error)
+        if (isUnavailable(error)) {
+          const fallback = yield* cache.lookup(key)
           const now = yield* Clock.currentTimeMillis
-          // One call per key on this replica (`coalesce`), and across replicas for calls that store (`exclusive`).
-          // Requests that may store and requests that may not never share a call.
-          const fetch = (noStore: boolean): Effect.Effect<Coalesced<Fetched>> =>
-            cache.coalesce(
-              `${key}\u0000${noStore}`,
-              noStore
-                ? Effect.map(call(true), (value) => ({ _tag: "Called", value }) as const)
-                : cache.exclusive(key, call(false), started)
-            )
-
-          if (before._tag === "Stale" && !noCache && cache.revalidates(before.entry, now)) {
-            // Served at once; the refresh joins any call for the key in flight here or on another replica.
-            yield* cache.background(fetch(false))
+          if (fallback._tag !== "Miss" && cache.servesOnError(fallback.entry, now)) {
             metrics.cacheEvent("stale")
-            return documentResponse(before.entry, {
+            return documentResponse(fallback.entry, {
               "cache-status": cacheStatus(
                 "fwd=stale",
-                `ttl=${ttlOf(before.entry, now)}`,
-                "detail=stale-while-revalidate"
+                upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+                `ttl=${ttlOf(fallback.entry, now)}`,
+                "detail=stale-if-error"
               ),
-              age: ageOf(before.entry, now)
+              age: ageOf(fallback.entry, now),
+              warning: `110 ${cacheName} "Response is Stale", 111 ${cacheName} "Revalidation Failed"`,
+              "x-cache-stale": "1"
             })
           }
-
-          const { collapsed, value: fetched } = yield* fetch(noStore)
-          if (fetched._tag === "Landed") {
-            metrics.cacheEvent("hit-l2")
-            metrics.cacheEvent("collapsed")
-            return documentResponse(
-              fetched.entry,
-              hitHeaders(fetched.entry, yield* Clock.currentTimeMillis, "l2-wait")
-            )
-          }
-          const value = fetched.value
-          metrics.cacheEvent(collapsed ? "collapsed" : "miss")
-          const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
-          const result = value.result
-
-          if (result._tag === "Document") {
-            return documentResponse(result, {
-              "cache-status": collapsed
-                ? cacheStatus(forward, "collapsed")
-                : cacheStatus(
-                    forward,
-                    value.stored ? "stored" : undefined,
-                    value.stored ? `ttl=${Math.floor(value.ttlMs / 1000)}` : undefined
-                  )
-            })
-          }
-
-          const error = result.error
-          const upstreamStatus = upstreamStatusOf(error)
-          if (isUnavailable(error)) {
-            const fallback = yield* cache.lookup(key)
-            const now = yield* Clock.currentTimeMillis
-            if (fallback._tag !== "Miss" && cache.servesOnError(fallback.entry, now)) {
-              metrics.cacheEvent("stale")
-              return documentResponse(fallback.entry, {
-                "cache-status": cacheStatus(
-                  "fwd=stale",
-                  upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
-                  `ttl=${ttlOf(fallback.entry, now)}`,
-                  "detail=stale-if-error"
-                ),
-                age: ageOf(fallback.entry, now),
-                warning: `110 ${cacheName} "Response is Stale", 111 ${cacheName} "Revalidation Failed"`,
-                "x-cache-stale": "1"
-              })
-            }
-          }
-          const status = statusOf(error)
-          const headers: Record<string, string> = {
-            "cache-status": cacheStatus(
-              forward,
-              upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
-              collapsed ? "collapsed" : undefined,
-              error._tag === "AllRegionsFailed" ? "detail=all-regions-failed" : undefined
-            )
-          }
-          if (status === 429 || status === 503) {
-            headers["retry-after"] = String(retryAfterSeconds(error, yield* upstream.health))
-          }
-          return failureResponse(error, result.response, headers)
-        })
+        }
+        const status = statusOf(error)
+        const headers: Record<string, string> = {
+          "cache-status": cacheStatus(
+            forward,
+            upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+            collapsed ? "collapsed" : undefined,
+            error._tag === "AllRegionsFailed" ? "detail=all-regions-failed" : undefined
+          )
+        }
+        if (status === 429 || status === 503) {
+          headers["retry-after"] = String(retryAfterSeconds(error, yield* upstream.health))
+        }
+        return failureResponse(error, result.response, headers)
+      })
+    )
+    return served.handle("purgeConversation", ({ path }) =>
+      Effect.flatMap(Caller, (caller) =>
+        Effect.map(cache.purge(cacheKey(caller.tenant, path.agentId, path.convoId)), (purged) => ({ purged }))
       )
+    )
   })
 )

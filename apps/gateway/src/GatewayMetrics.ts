@@ -70,7 +70,7 @@ const make = () => {
     }),
     stale: new Prometheus.Counter({
       name: "convocore_gateway_cache_stale_served_total",
-      help: "Requests answered with a stale entry because every region failed (stale-if-error)",
+      help: "Requests answered with a stale entry: every region failed (stale-if-error), or it is being refreshed (stale-while-revalidate)",
       registers: [registry]
     }),
     stored: new Prometheus.Counter({
