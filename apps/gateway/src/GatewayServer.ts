@@ -38,6 +38,8 @@ import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
 import { OperationsLive } from "./Operations.js"
 import * as PassThrough from "./PassThrough.js"
 import { PassThrough as PassThroughService } from "./PassThrough.js"
+import { RedisConnection } from "./RedisConnection.js"
+import * as RedisSharedCache from "./RedisSharedCache.js"
 import * as RequestTelemetry from "./RequestTelemetry.js"
 import { ResponseCache } from "./ResponseCache.js"
 import { Upstream } from "./Upstream.js"
@@ -104,7 +106,11 @@ export const layerWith = <E>(
   upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
   server: Http.Server
 ) => {
-  const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer, PassThroughService.layer).pipe(
+  const services = Layer.mergeAll(
+    ResponseCache.layer.pipe(Layer.provide(sharedCacheOf(settings))),
+    Lifecycle.layer,
+    PassThroughService.layer
+  ).pipe(
     Layer.provideMerge(upstream),
     Layer.provideMerge(GatewayMetrics.layer),
     Layer.provideMerge(GatewayConfig.layer(settings))
@@ -120,6 +126,15 @@ export const layerWith = <E>(
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host }))
   )
 }
+
+/**
+ * The cache the replicas share: on Redis when `GATEWAY_REDIS_URL` is set, else none (the response cache
+ * looks for it with `serviceOption`, hence the `never` output).
+ */
+export const sharedCacheOf = (settings: GatewaySettings): Layer.Layer<never> =>
+  settings.redis === undefined
+    ? Layer.empty
+    : RedisSharedCache.layer.pipe(Layer.provide(RedisConnection.layer(settings.redis)))
 
 export interface RunningGateway {
   /** `http://host:port`, the base of every route; Convocore clients use `${url}/v3`. */
