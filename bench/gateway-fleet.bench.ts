@@ -25,7 +25,7 @@ import { createRequire } from "node:module"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
 import { Redis } from "ioredis"
-import { cpuSeconds as cpuSecondsOf, freePort } from "./lib/processes.js"
+import { cpuSeconds as cpuSecondsOf, freePort } from "./lib/http-load.js"
 import { machine, table } from "./lib/report.js"
 
 interface Result {
