@@ -1,6 +1,6 @@
 /**
- * The gateway's response cache: upstream documents by key (tenant, agent, conversation), bounded by count
- * and by bytes (least recently used goes first), fresh for a TTL, then kept for a stale-if-error window in
+ * The gateway's response cache: upstream documents by key (tenant, agent, conversation or list page),
+ * bounded by count and by bytes (least recently used goes first), fresh for a TTL, then kept for a stale-if-error window in
  * which they are served only when every region fails. Concurrent misses for one key are coalesced: one
  * upstream call, every waiter gets its outcome.
  *
@@ -50,6 +50,12 @@ export type Exclusive<A> =
 /** The cache key of a conversation for a tenant (a hash of the forwarded token, or `own-key`). */
 export const cacheKey = (tenant: string, agentId: string, convoId: string): string =>
   `${tenant}\u0000${agentId}\u0000${convoId}`
+
+/**
+ * The cache key of one page of an agent's conversation list for a tenant; `path` is the page's upstream
+ * path with its canonical query. The prefix keeps it apart from every conversation key (tenant first).
+ */
+export const listCacheKey = (tenant: string, path: string): string => `list\u0000${tenant}\u0000${path}`
 
 export interface CacheStats {
   readonly entries: number
@@ -141,10 +147,14 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
     readonly lookup: (key: string) => Effect.Effect<Lookup>
     /** The same lookup, synchronous, for the fast path of cache hits (./FastPath.ts). */
     readonly lookupNow: (key: string, now: number) => Lookup
-    /** Stores a document under the configured TTL; returns whether it was stored and how many were evicted. */
+    /**
+     * Stores a document for `ttlMs` (default: the configured TTL); returns whether it was stored and how
+     * many were evicted.
+     */
     readonly store: (
       key: string,
-      document: Document
+      document: Document,
+      ttlMs?: number
     ) => Effect.Effect<{ readonly stored: boolean; readonly evicted: number }>
     /**
      * Runs `call` for `key` unless a call for it is in flight, in which case this caller waits for that
@@ -227,13 +237,13 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
           })
         })
 
-      const put = (key: string, document: Document) =>
+      const put = (key: string, document: Document, ttlMs = settings.ttlMs) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          if (settings.ttlMs <= 0 && keepMs <= 0) return Effect.succeed({ stored: false, evicted: 0 })
-          const expiresAt = now + settings.ttlMs
+          if (ttlMs <= 0 && keepMs <= 0) return Effect.succeed({ stored: false, evicted: 0 })
+          const expiresAt = now + ttlMs
           const entry: Entry = { ...document, storedAt: now, expiresAt, staleUntil: expiresAt + keepMs }
           const evicted = store.set(key, entry)
-          const outcome = { stored: settings.ttlMs > 0, evicted }
+          const outcome = { stored: ttlMs > 0, evicted }
           return shared === undefined
             ? Effect.succeed(outcome)
             : Effect.as(orElse("set", shared.set(key, entry), undefined), outcome)
