@@ -3,7 +3,7 @@
  * client (`HttpApiClient.make(GatewayApi)`) come from it. The conversation route is Convocore's own path,
  * so any Convocore client can point its base URL (`<gateway>/v3`) here.
  */
-import { ApiErrorBody, ConversationEnvelope } from "@convocore-effect/schema"
+import { ApiErrorBody, ConversationEnvelope, ConversationListPage } from "@convocore-effect/schema"
 import {
   HttpApi,
   HttpApiEndpoint,
@@ -93,6 +93,34 @@ export class ConversationsGroup extends HttpApiGroup.make("conversations")
   )
   .middleware(Authorization) {}
 
+export const AgentParams = Schema.Struct({ agentId: Schema.String })
+
+export class ListingGroup extends HttpApiGroup.make("listing")
+  .add(
+    HttpApiEndpoint.get("listConversations", "/v3/agents/:agentId/convos")
+      .setPath(AgentParams)
+      .addSuccess(ConversationListPage)
+      .addError(errorAt(400, "An id, cursor, limit or query parameter refused, or the upstream's own 400"))
+      .addError(errorAt(403, "The upstream's 403, passed through"))
+      .addError(errorAt(404, "The upstream's 404, passed through"))
+      .addError(errorAt(429, "Rate limited upstream; Retry-After says when to try again"))
+      .addError(errorAt(502, "The upstream answered something that is not a valid page"))
+      .addError(
+        errorAt(503, "Every region failed and nothing usable is cached; Retry-After says when to try again")
+      )
+      .annotate(
+        OpenApi.Summary,
+        "Get Agent Conversations, one page (cached briefly, coalesced, with failover)"
+      )
+      .annotate(
+        OpenApi.Description,
+        "Convocore's V3 Get Agent Conversations, byte for byte, one cursor page per request. Query: cursor " +
+          "(a page's nextCursor), limit (clamped to 1..20) and page (only 1); any other parameter is refused with 400. " +
+          "Headers as for Get Single Conversation; pages are kept for GATEWAY_LIST_CACHE_TTL (5 s by default)."
+      )
+  )
+  .middleware(Authorization) {}
+
 export const RegionStatus = Schema.Struct({
   region: Schema.String,
   breaker: Schema.Literal("closed", "half-open", "open"),
@@ -128,6 +156,7 @@ export class OperationsGroup extends HttpApiGroup.make("operations")
 
 export class GatewayApi extends HttpApi.make("convocore-gateway")
   .add(ConversationsGroup)
+  .add(ListingGroup)
   .add(OperationsGroup)
   .annotate(OpenApi.Title, "convocore-gateway")
   .annotate(OpenApi.Version, version)

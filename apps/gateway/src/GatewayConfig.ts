@@ -36,6 +36,8 @@ export interface GatewaySettings {
     readonly maxBytes: number
     /** How long a stored document is served without asking upstream; 0 stores nothing. */
     readonly ttlMs: number
+    /** How long a stored page of an agent's conversation list is served without asking upstream; 0 stores none. */
+    readonly listTtlMs: number
     /** How long past its TTL a document may still be served when every region fails; 0 never. */
     readonly staleIfErrorMs: number
     /** How long past its TTL a document is served at once while one replica refreshes it; 0 never. */
@@ -79,6 +81,7 @@ export const defaults = {
   cacheMaxEntries: 10_000,
   cacheMaxBytes: 128 * 1024 * 1024,
   cacheTtlMs: 30_000,
+  listCacheTtlMs: 5_000,
   staleIfErrorMs: 5 * 60_000,
   shutdownTimeoutMs: 25_000,
   headersTimeoutMs: 10_000,
@@ -101,6 +104,7 @@ export const variables = {
   cacheMaxEntries: "GATEWAY_CACHE_MAX_ENTRIES",
   cacheMaxBytes: "GATEWAY_CACHE_MAX_BYTES",
   cacheTtl: "GATEWAY_CACHE_TTL",
+  listCacheTtl: "GATEWAY_LIST_CACHE_TTL",
   staleIfError: "GATEWAY_STALE_IF_ERROR",
   shutdownTimeout: "GATEWAY_SHUTDOWN_TIMEOUT",
   headersTimeout: "GATEWAY_HEADERS_TIMEOUT",
@@ -129,6 +133,7 @@ export interface RawSettings {
   readonly cacheMaxEntries: string | undefined
   readonly cacheMaxBytes: string | undefined
   readonly cacheTtl: string | undefined
+  readonly listCacheTtl: string | undefined
   readonly staleIfError: string | undefined
   readonly shutdownTimeout: string | undefined
   readonly headersTimeout: string | undefined
@@ -156,6 +161,7 @@ export const raw: Config.Config<RawSettings> = Config.all({
   cacheMaxEntries: optionalString(variables.cacheMaxEntries),
   cacheMaxBytes: optionalString(variables.cacheMaxBytes),
   cacheTtl: optionalString(variables.cacheTtl),
+  listCacheTtl: optionalString(variables.listCacheTtl),
   staleIfError: optionalString(variables.staleIfError),
   shutdownTimeout: optionalString(variables.shutdownTimeout),
   headersTimeout: optionalString(variables.headersTimeout),
@@ -376,6 +382,7 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
         Number.MAX_SAFE_INTEGER
       ),
       ttlMs: duration(variables.cacheTtl, input.cacheTtl, defaults.cacheTtlMs),
+      listTtlMs: duration(variables.listCacheTtl, input.listCacheTtl, defaults.listCacheTtlMs),
       staleIfErrorMs: duration(variables.staleIfError, input.staleIfError, defaults.staleIfErrorMs),
       ...sharedCacheSettings(input, problems, duration)
     },

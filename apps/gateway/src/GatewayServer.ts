@@ -35,6 +35,7 @@ import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"
 import type * as GatewayLogger from "./GatewayLogger.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
+import { ListPagesLive } from "./ListPages.js"
 import { OperationsLive } from "./Operations.js"
 import * as PassThrough from "./PassThrough.js"
 import { PassThrough as PassThroughService } from "./PassThrough.js"
@@ -93,7 +94,7 @@ export class GatewayHttpServer extends Http.Server {
 }
 
 const ApiLive = HttpApiBuilder.api(GatewayApi).pipe(
-  Layer.provide([ConversationsLive, OperationsLive]),
+  Layer.provide([ConversationsLive, ListPagesLive, OperationsLive]),
   Layer.provide(AuthorizationLive)
 )
 

@@ -48,6 +48,18 @@ describe("GatewayConfig", () => {
     assert.match(problems({ staleIfError: "-5m" })[0] ?? "", /^GATEWAY_STALE_IF_ERROR: "-5m" is negative/)
   })
 
+  it("reads GATEWAY_LIST_CACHE_TTL as a duration, 5 s unless set, 0 turning list caching off", () => {
+    const listTtl = (listCacheTtl?: string) =>
+      Either.getOrThrow(validate({ ...empty, listCacheTtl })).cache.listTtlMs
+    assert.strictEqual(listTtl(), 5_000)
+    assert.strictEqual(listTtl("2s"), 2_000)
+    assert.strictEqual(listTtl("0"), 0)
+    assert.strictEqual(Either.getOrThrow(validate({ ...empty, listCacheTtl: "2s" })).cache.ttlMs, 30_000)
+    assert.deepStrictEqual(problems({ listCacheTtl: "briefly" }), [
+      'GATEWAY_LIST_CACHE_TTL: "briefly" is not a duration; expected milliseconds (5000) or a number with a unit, such as 500ms, 2s, 1.5m, 1h or "10 seconds"'
+    ])
+  })
+
   it("reads GATEWAY_REDIS_URL without ever echoing its password", () => {
     const redis = (redisUrl: string, redisTimeout?: string) =>
       Either.getOrThrow(

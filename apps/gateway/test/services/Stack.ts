@@ -24,6 +24,7 @@ export const nothingSet: RawSettings = {
   cacheMaxEntries: undefined,
   cacheMaxBytes: undefined,
   cacheTtl: undefined,
+  listCacheTtl: undefined,
   staleIfError: undefined,
   shutdownTimeout: undefined,
   headersTimeout: undefined,
