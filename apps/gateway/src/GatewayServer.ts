@@ -38,6 +38,7 @@ import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
 import { OperationsLive } from "./Operations.js"
 import * as PassThrough from "./PassThrough.js"
 import { PassThrough as PassThroughService } from "./PassThrough.js"
+import { RedisConnection } from "./RedisConnection.js"
 import * as RequestTelemetry from "./RequestTelemetry.js"
 import { ResponseCache } from "./ResponseCache.js"
 import { Upstream } from "./Upstream.js"
@@ -107,7 +108,9 @@ export const layerWith = <E>(
   const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer, PassThroughService.layer).pipe(
     Layer.provideMerge(upstream),
     Layer.provideMerge(GatewayMetrics.layer),
-    Layer.provideMerge(GatewayConfig.layer(settings))
+    Layer.provideMerge(GatewayConfig.layer(settings)),
+    // One connection for every part that shares state through Redis; none without GATEWAY_REDIS_URL.
+    Layer.provideMerge(settings.redis === undefined ? Layer.empty : RedisConnection.layer(settings.redis))
   )
   return HttpApiBuilder.serve((app) => requestLifecycle(PassThrough.around(app))).pipe(
     // Ids of up to 512 characters, percent-encoded, are longer than the router's default limit of 100; Node

@@ -34,6 +34,7 @@ export const nothingSet: RawSettings = {
   sandbox: undefined,
   redisUrl: undefined,
   redisTimeout: undefined,
+  upstreamRate: undefined,
   apiKeySet: false
 }
 

@@ -1,0 +1,269 @@
+/**
+ * The upstream budget of a gateway fleet: the client's `RateController` interface (a permit before each
+ * attempt, each answer recorded), with permits from one schedule that every replica shares
+ * (./FleetRateStore.ts) and the client's adaptive algorithm (`AdaptiveRate`) run on one shared state.
+ *
+ * - The paced rate per region is min(ceiling, the fleet's adaptive rate): the ceiling is
+ *   `GATEWAY_UPSTREAM_RATE` (or `CONVOCORE_MAX_RATE` when lower); the adaptive rate is unthrottled
+ *   until an upstream 429, then CUBIC, as in the client.
+ * - Each replica queues its callers in order; only the head of the queue holds a slot in the shared
+ *   schedule, so a rate that moves applies to the next slot, not after a queue of slots taken at the old
+ *   rate. A slot that would come at or past the caller's deadline is not taken: the call stops as out of
+ *   time, as with the client's own controller.
+ * - An answer is applied to the shared state by compare-and-set, always to the newest version: a 429 to
+ *   a request sent before the fleet's last decrease was already acted on (one decrease per congestion
+ *   event, whichever replica saw it first, not one per replica).
+ * - Times in the shared state are the store's clock: each replica keeps its offset from the store's
+ *   answers and converts its own readings.
+ *
+ * When the store fails (Redis down or slow), the replica paces itself on its own at its share of the
+ * ceiling (the ceiling over the replicas last counted by their heartbeats) with the client's own
+ * controller, says so once in the log and in `/metrics`, and tries the store again a second later.
+ */
+import {
+  AdaptiveRate,
+  makeController,
+  type RateController,
+  type RateStats,
+  statsOf,
+  type Target,
+  totalOf
+} from "@convocore-effect/client"
+import { Clock, Duration, Effect, Option, Runtime, type Scope } from "effect"
+import type { FleetRateStore, SharedRate } from "./FleetRateStore.js"
+import type { RedisUnavailable } from "./RedisConnection.js"
+
+/** The interface the client's resilient call uses. */
+export type Controller = Omit<RateController, "_tag">
+
+export interface FleetRateOptions {
+  /** The store the fleet shares; undefined: this replica is on its own (no `GATEWAY_REDIS_URL`). */
+  readonly store: FleetRateStore | undefined
+  /** Requests per second per region that the whole fleet may send; undefined: the adaptive rate alone. */
+  readonly ceiling: number | undefined
+  /** The store's key for a region's schedule. */
+  readonly keyOf: (target: Target) => string
+  /** This replica's name in the fleet's heartbeats. */
+  readonly replica: string
+}
+
+export type PermitOutcome = "granted" | "waited" | "refused"
+
+export interface BudgetStatus {
+  /** Whether permits come from the shared schedule (false: on its own, by choice or while the store fails). */
+  readonly shared: boolean
+  /** Replicas counted by their heartbeats when last asked (1 on its own). */
+  readonly replicas: number
+  readonly permits: Readonly<Record<PermitOutcome, number>>
+  /** Decreases of the shared rate on a 429 that this replica applied. */
+  readonly backoffs: number
+}
+
+/** After the store failed, how long a replica paces itself before asking the store again. */
+export const retryStoreAfterMs = 1_000
+export const heartbeatEveryMs = 1_000
+/** Tries of a compare-and-set of an answer; a 429's decrease gets more, as losing it would matter. */
+const updateTries = { accepted: 3, throttled: 10 } as const
+
+export const make = (options: FleetRateOptions) =>
+  Effect.gen(function* () {
+    const { store, ceiling, keyOf } = options
+    const fork = Runtime.runFork(yield* Effect.runtime<never>())
+    const views = new Map<Target, SharedRate>()
+    const queues = new Map<Target, { readonly lock: Effect.Semaphore; waiting: number }>()
+    /** The store's clock minus this replica's. */
+    let offset = 0
+    let replicas = 1
+    /** The controller of a replica on its own: always without a store, else while the store fails. */
+    let own: Controller | undefined = store === undefined ? makeController(ceiling) : undefined
+    let retryStoreAt = 0
+    const permits: Record<PermitOutcome, number> = { granted: 0, waited: 0, refused: 0 }
+    let backoffs = 0
+
+    const view = (target: Target): SharedRate =>
+      views.get(target) ?? { state: AdaptiveRate.initial, version: 0 }
+    const queueOf = (target: Target) => {
+      const queue = queues.get(target) ?? { lock: Effect.unsafeMakeSemaphore(1), waiting: 0 }
+      queues.set(target, queue)
+      return queue
+    }
+    const learn = (target: Target, reply: { readonly now: number; readonly shared: SharedRate }) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        offset = reply.now - now
+        views.set(target, reply.shared)
+      })
+
+    const onOwn = (now: number) => own !== undefined && (store === undefined || now < retryStoreAt)
+
+    const storeFailed = (error: RedisUnavailable) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        retryStoreAt = now + retryStoreAfterMs
+        if (own !== undefined) return Effect.void
+        const share = ceiling === undefined ? undefined : ceiling / Math.max(1, replicas)
+        own = makeController(share)
+        return Effect.logWarning(
+          `upstream budget: ${error.message}; this replica paces itself on its own at ${
+            share === undefined
+              ? "its own adaptive rate"
+              : `${+share.toFixed(2)}/s, its share of ${ceiling}/s over ${replicas} replica(s) last counted`
+          } until Redis answers again`
+        )
+      })
+    const storeAnswered = Effect.suspend(() => {
+      if (own === undefined || store === undefined) return Effect.void
+      own = undefined
+      return Effect.logInfo("upstream budget: Redis answers again; permits come from the fleet's schedule")
+    })
+
+    /** Takes a slot in the shared schedule and waits for it; falls back to pacing on its own on a failure. */
+    const reserve = (
+      fleet: FleetRateStore,
+      target: Target,
+      deadlineAt: number,
+      force: boolean,
+      behindOthers: boolean
+    ): Effect.Effect<PermitOutcome> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const { state } = view(target)
+        const rate = AdaptiveRate.effective(state, ceiling)
+        return fleet
+          .reserve(keyOf(target), {
+            intervalMs: rate === Number.POSITIVE_INFINITY ? 0 : 1000 / rate,
+            maxWaitMs: deadlineAt - now,
+            force
+          })
+          .pipe(
+            Effect.tap((reply) => Effect.zipRight(learn(target, reply), storeAnswered)),
+            Effect.flatMap(({ waitMs }): Effect.Effect<PermitOutcome> => {
+              if (waitMs === undefined) return Effect.succeed("refused")
+              if (waitMs <= 0) return Effect.succeed(behindOthers ? "waited" : "granted")
+              // Clocks read whole milliseconds: a wait of a fraction would wake to the same reading.
+              return Effect.as(Effect.sleep(Duration.millis(Math.ceil(waitMs))), "waited")
+            }),
+            Effect.catchAll((error) =>
+              Effect.zipRight(storeFailed(error), ownPermit(target, deadlineAt, force))
+            )
+          )
+      })
+
+    const ownPermit = (target: Target, deadlineAt: number, retryOf429: boolean) =>
+      Effect.flatMap(Clock.currentTimeMillis, (before) =>
+        Effect.flatMap(
+          (own ?? makeController(ceiling)).permit(target, deadlineAt, retryOf429),
+          (admitted): Effect.Effect<PermitOutcome> =>
+            admitted
+              ? Effect.map(Clock.currentTimeMillis, (after) => (after > before ? "waited" : "granted"))
+              : Effect.succeed("refused")
+        )
+      )
+
+    const outcome = (target: Target, deadlineAt: number, retryOf429: boolean) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<PermitOutcome> => {
+        if (store === undefined || onOwn(now)) return ownPermit(target, deadlineAt, retryOf429)
+        // Counted in the schedule, never made to wait twice (see the client's controller).
+        if (retryOf429) return reserve(store, target, deadlineAt, true, false)
+        const queue = queueOf(target)
+        const { state } = view(target)
+        // Unthrottled and nobody waiting: no queue, one round trip.
+        if (
+          queue.waiting === 0 &&
+          AdaptiveRate.effective(state, ceiling) === Number.POSITIVE_INFINITY &&
+          state.pausedUntil <= now + offset
+        )
+          return reserve(store, target, deadlineAt, false, false)
+        if (now >= deadlineAt) return Effect.succeed("refused")
+        const behindOthers = queue.waiting > 0
+        queue.waiting++
+        return queue.lock
+          .withPermits(1)(reserve(store, target, deadlineAt, false, behindOthers))
+          .pipe(
+            Effect.timeoutTo({
+              duration: Duration.millis(deadlineAt - now),
+              onTimeout: (): PermitOutcome => "refused",
+              onSuccess: (result) => result
+            }),
+            Effect.ensuring(Effect.sync(() => queue.waiting--))
+          )
+      })
+
+    const permit = (target: Target, deadlineAt: number, retryOf429 = false): Effect.Effect<boolean> =>
+      Effect.map(outcome(target, deadlineAt, retryOf429), (result) => {
+        permits[result]++
+        return result !== "refused"
+      })
+
+    /** Applies an answer to the newest shared state, trying again while another replica wrote first. */
+    const share = (
+      fleet: FleetRateStore,
+      target: Target,
+      answer: AdaptiveRate.Answer,
+      now: number,
+      tries: number
+    ): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const before = view(target)
+        const next = AdaptiveRate.record(
+          before.state,
+          {
+            throttled: answer.throttled,
+            sentAt: answer.sentAt + offset,
+            spentUntil: answer.spentUntil === undefined ? undefined : answer.spentUntil + offset
+          },
+          now + offset
+        )
+        return fleet.update(keyOf(target), before.version, next).pipe(
+          Effect.tap((reply) => learn(target, reply)),
+          Effect.flatMap((reply) => {
+            if (reply.applied) {
+              if (next.decreasedAt !== before.state.decreasedAt) backoffs++
+              return Effect.void
+            }
+            return tries > 1 ? share(fleet, target, answer, now, tries - 1) : Effect.void
+          }),
+          Effect.catchAll(storeFailed)
+        )
+      })
+
+    const record = (target: Target, answer: AdaptiveRate.Answer, now: number): void => {
+      if (store === undefined || own !== undefined) {
+        own?.record(target, answer, now)
+        return
+      }
+      fork(share(store, target, answer, now, updateTries[answer.throttled ? "throttled" : "accepted"]))
+    }
+
+    const stats = (target: Target): RateStats =>
+      own === undefined ? statsOf(view(target).state, ceiling) : own.stats(target)
+    const total = (): RateStats =>
+      own === undefined
+        ? totalOf([...views.values()].map((shared) => statsOf(shared.state, ceiling)))
+        : own.total()
+    const snapshot = (target: Target): Option.Option<AdaptiveRate.RateState> =>
+      own === undefined
+        ? Option.map(Option.fromNullable(views.get(target)), (v) => v.state)
+        : own.snapshot(target)
+
+    /** Counts this replica in the fleet every second, for the share it takes if the store fails. */
+    const heartbeats = (fleet: FleetRateStore): Effect.Effect<never, never, Scope.Scope> =>
+      Effect.gen(function* () {
+        yield* Effect.addFinalizer(() => Effect.ignore(fleet.leave(options.replica)))
+        return yield* fleet.heartbeat(options.replica).pipe(
+          Effect.flatMap((count) => {
+            replicas = Math.max(1, count)
+            return storeAnswered
+          }),
+          Effect.catchAll(storeFailed),
+          Effect.zipRight(Effect.sleep(Duration.millis(heartbeatEveryMs))),
+          Effect.forever
+        )
+      })
+
+    const controller: Controller = { permit, record, stats, total, snapshot }
+    const status = (): BudgetStatus => ({
+      shared: store !== undefined && own === undefined,
+      replicas: store === undefined ? 1 : replicas,
+      permits: { ...permits },
+      backoffs
+    })
+    return { controller, status, heartbeats: store === undefined ? Effect.never : heartbeats(store) }
+  })
