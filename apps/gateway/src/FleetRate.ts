@@ -62,8 +62,8 @@ export interface BudgetStatus {
 /** After the store failed, how long a replica paces itself before asking the store again. */
 export const retryStoreAfterMs = 1_000
 export const heartbeatEveryMs = 1_000
-/** Tries of a compare-and-set of an answer; a 429's decrease gets more, as losing it would matter. */
-const updateTries = { accepted: 3, throttled: 10 } as const
+/** While the first connection to the store is being made, a permit asks again this often. */
+const connectPollMs = 20
 
 export const make = (options: FleetRateOptions) =>
   Effect.gen(function* () {
@@ -95,12 +95,18 @@ export const make = (options: FleetRateOptions) =>
 
     const onOwn = (now: number) => own !== undefined && (store === undefined || now < retryStoreAt)
 
+    /** Whether the current spell on its own was logged: not while the first connection is being made. */
+    let announced = false
+    let failedAt = Number.NEGATIVE_INFINITY
+
     const storeFailed = (error: RedisUnavailable) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        failedAt = now
         retryStoreAt = now + retryStoreAfterMs
-        if (own !== undefined) return Effect.void
         const share = ceiling === undefined ? undefined : ceiling / Math.max(1, replicas)
-        own = makeController(share)
+        if (own === undefined) own = makeController(share)
+        if (announced || store?.connecting() === true) return Effect.void
+        announced = true
         return Effect.logWarning(
           `upstream budget: ${error.message}; this replica paces itself on its own at ${
             share === undefined
@@ -109,11 +115,17 @@ export const make = (options: FleetRateOptions) =>
           } until Redis answers again`
         )
       })
-    const storeAnswered = Effect.suspend(() => {
-      if (own === undefined || store === undefined) return Effect.void
-      own = undefined
-      return Effect.logInfo("upstream budget: Redis answers again; permits come from the fleet's schedule")
-    })
+    /** The store answered a command sent at `sentAt`; one sent before the last failure proves nothing. */
+    const storeAnswered = (sentAt: number) =>
+      Effect.suspend(() => {
+        if (own === undefined || store === undefined || sentAt <= failedAt) return Effect.void
+        own = undefined
+        const said = announced
+        announced = false
+        return said
+          ? Effect.logInfo("upstream budget: Redis answers again; permits come from the fleet's schedule")
+          : Effect.void
+      })
 
     /** Takes a slot in the shared schedule and waits for it; falls back to pacing on its own on a failure. */
     const reserve = (
@@ -133,7 +145,7 @@ export const make = (options: FleetRateOptions) =>
             force
           })
           .pipe(
-            Effect.tap((reply) => Effect.zipRight(learn(target, reply), storeAnswered)),
+            Effect.tap((reply) => Effect.zipRight(learn(target, reply), storeAnswered(now))),
             Effect.flatMap(({ waitMs }): Effect.Effect<PermitOutcome> => {
               if (waitMs === undefined) return Effect.succeed("refused")
               if (waitMs <= 0) return Effect.succeed(behindOthers ? "waited" : "granted")
@@ -141,7 +153,13 @@ export const make = (options: FleetRateOptions) =>
               return Effect.as(Effect.sleep(Duration.millis(Math.ceil(waitMs))), "waited")
             }),
             Effect.catchAll((error) =>
-              Effect.zipRight(storeFailed(error), ownPermit(target, deadlineAt, force))
+              // Before the first connection, the fleet's size is unknown: wait for it rather than guess.
+              fleet.connecting() && now + connectPollMs < deadlineAt
+                ? Effect.zipRight(
+                    Effect.sleep(Duration.millis(connectPollMs)),
+                    reserve(fleet, target, deadlineAt, force, true)
+                  )
+                : Effect.zipRight(storeFailed(error), ownPermit(target, deadlineAt, force))
             )
           )
       })
@@ -192,35 +210,59 @@ export const make = (options: FleetRateOptions) =>
         return result !== "refused"
       })
 
-    /** Applies an answer to the newest shared state, trying again while another replica wrote first. */
-    const share = (
-      fleet: FleetRateStore,
-      target: Target,
-      answer: AdaptiveRate.Answer,
-      now: number,
-      tries: number
-    ): Effect.Effect<void> =>
+    /** Answers not yet in the shared state, per region, in the order they came. */
+    const pending = new Map<Target, Array<{ readonly answer: AdaptiveRate.Answer; readonly now: number }>>()
+    const flushing = new Set<Target>()
+
+    /**
+     * Applies the pending answers, in order, to the newest shared state in one compare-and-set; another
+     * replica that wrote first means: read its state, apply them again. One write in flight per region and
+     * replica, and no answer lost to a conflict, however busy the fleet.
+     */
+    const flush = (fleet: FleetRateStore, target: Target): Effect.Effect<void> =>
       Effect.suspend(() => {
+        const answers = pending.get(target) ?? []
+        // Answers that come while the write is in flight wait for the next one.
+        const batch = answers.length
+        if (batch === 0) {
+          flushing.delete(target)
+          return Effect.void
+        }
         const before = view(target)
-        const next = AdaptiveRate.record(
-          before.state,
-          {
-            throttled: answer.throttled,
-            sentAt: answer.sentAt + offset,
-            spentUntil: answer.spentUntil === undefined ? undefined : answer.spentUntil + offset
-          },
-          now + offset
-        )
+        let decreases = 0
+        const next = answers.slice(0, batch).reduce((state, { answer, now }) => {
+          const after = AdaptiveRate.record(
+            state,
+            {
+              throttled: answer.throttled,
+              sentAt: answer.sentAt + offset,
+              spentUntil: answer.spentUntil === undefined ? undefined : answer.spentUntil + offset
+            },
+            now + offset
+          )
+          if (after.decreasedAt !== state.decreasedAt) decreases++
+          return after
+        }, before.state)
         return fleet.update(keyOf(target), before.version, next).pipe(
           Effect.tap((reply) => learn(target, reply)),
           Effect.flatMap((reply) => {
             if (reply.applied) {
-              if (next.decreasedAt !== before.state.decreasedAt) backoffs++
-              return Effect.void
+              answers.splice(0, batch)
+              backoffs += decreases
             }
-            return tries > 1 ? share(fleet, target, answer, now, tries - 1) : Effect.void
+            return flush(fleet, target)
           }),
-          Effect.catchAll(storeFailed)
+          Effect.catchAll((error) => {
+            // On its own from here: its controller takes the answers the fleet could not.
+            flushing.delete(target)
+            pending.delete(target)
+            return Effect.zipRight(
+              storeFailed(error),
+              Effect.sync(() => {
+                for (const { answer, now } of answers) own?.record(target, answer, now)
+              })
+            )
+          })
         )
       })
 
@@ -229,7 +271,12 @@ export const make = (options: FleetRateOptions) =>
         own?.record(target, answer, now)
         return
       }
-      fork(share(store, target, answer, now, updateTries[answer.throttled ? "throttled" : "accepted"]))
+      const answers = pending.get(target) ?? []
+      answers.push({ answer, now })
+      pending.set(target, answers)
+      if (flushing.has(target)) return
+      flushing.add(target)
+      fork(flush(store, target))
     }
 
     const stats = (target: Target): RateStats =>
@@ -247,11 +294,13 @@ export const make = (options: FleetRateOptions) =>
     const heartbeats = (fleet: FleetRateStore): Effect.Effect<never, never, Scope.Scope> =>
       Effect.gen(function* () {
         yield* Effect.addFinalizer(() => Effect.ignore(fleet.leave(options.replica)))
-        return yield* fleet.heartbeat(options.replica).pipe(
-          Effect.flatMap((count) => {
+        const beat = Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+          Effect.flatMap(fleet.heartbeat(options.replica), (count) => {
             replicas = Math.max(1, count)
-            return storeAnswered
-          }),
+            return storeAnswered(sentAt)
+          })
+        )
+        return yield* beat.pipe(
           Effect.catchAll(storeFailed),
           Effect.zipRight(Effect.sleep(Duration.millis(heartbeatEveryMs))),
           Effect.forever

@@ -55,6 +55,8 @@ export interface FleetRateStore {
   /** Says this replica is alive; answers how many replicas are (each counted for `replicaTtlMs`). */
   readonly heartbeat: (replica: string) => Effect.Effect<number, RedisUnavailable>
   readonly leave: (replica: string) => Effect.Effect<void, RedisUnavailable>
+  /** True while the first connection is still being made: a failure then is no news to log. */
+  readonly connecting: () => boolean
 }
 
 /** A replica not heard from for this long is no longer counted in the fleet. */
@@ -120,6 +122,7 @@ export const memory = (initial: AdaptiveRate.RateState): FleetRateStore => {
         for (const [id, at] of replicas) if (now - at > replicaTtlMs) replicas.delete(id)
         return replicas.size
       }),
-    leave: (replica) => Effect.sync(() => void replicas.delete(replica))
+    leave: (replica) => Effect.sync(() => void replicas.delete(replica)),
+    connecting: () => false
   }
 }

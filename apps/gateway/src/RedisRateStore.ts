@@ -130,6 +130,7 @@ export const make = (redis: RedisConnectionService): FleetRateStore => {
         (reply) => ({ ...sharedOf(reply), applied: reply[0] === "1" })
       ),
     heartbeat: (replica) => run((client) => client.convocoreFleetHeartbeat(fleetKey, replica, replicaTtlMs)),
-    leave: (replica) => Effect.asVoid(run((client) => client.zrem(fleetKey, replica)))
+    leave: (replica) => Effect.asVoid(run((client) => client.zrem(fleetKey, replica))),
+    connecting: () => redis.status() === "connecting"
   }
 }

@@ -20,7 +20,8 @@ const failing = (store: FleetRateStore) => {
     reserve: (key, options) => guard(store.reserve(key, options)),
     update: (key, expected, next) => guard(store.update(key, expected, next)),
     heartbeat: (replica) => guard(store.heartbeat(replica)),
-    leave: (replica) => guard(store.leave(replica))
+    leave: (replica) => guard(store.leave(replica)),
+    connecting: () => false
   }
   return { store: wrapped, switchable }
 }
