@@ -27,9 +27,9 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { createServer } from "node:net"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
+import { freePort, waitFor } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
 interface Result {
@@ -70,29 +70,6 @@ const children: Array<ChildProcess> = []
 process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL")
 })
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
-const waitFor = async (url: string, init?: RequestInit) => {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const response = await fetch(url, init)
-      await response.arrayBuffer()
-      if (response.ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`${url} never answered`)
-}
 
 /** A child node process; its stdout goes to /dev/null so that it never blocks on a full pipe. */
 const run = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = benchDir) => {

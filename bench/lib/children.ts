@@ -4,6 +4,7 @@
  * benchmark exits, after an error too.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { seedExampleResponse } from "@convocore-effect/schema"
 
@@ -58,3 +59,28 @@ export const median = (values: ReadonlyArray<number>) => {
 
 export const range = (values: ReadonlyArray<number>, digits = 0) =>
   `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`
+
+/** A loopback port free now, for a child to listen on. */
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+/** Resolves once `url` answers 2xx (a child that is listening), asking every 50 ms for 15 s. */
+export const waitFor = async (url: string, init?: RequestInit) => {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const response = await fetch(url, init)
+      await response.arrayBuffer()
+      if (response.ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`${url} never answered`)
+}

@@ -64,6 +64,20 @@ export const retryStoreAfterMs = 1_000
 export const heartbeatEveryMs = 1_000
 /** While the first connection to the store is being made, a permit asks again this often. */
 const connectPollMs = 20
+/**
+ * How far ahead a replica takes slots: far enough to keep sending at the rate while its event loop or
+ * Redis answers late, near enough that a rate lowered by a 429 applies within this time.
+ */
+export const horizonMs = 250
+
+/** A slot in the shared schedule, refused (it would come past the deadline), or a permit on its own. */
+type Taken =
+  | { readonly _tag: "Slot"; readonly waitMs: number }
+  | { readonly _tag: "Refused" }
+  | { readonly _tag: "Own"; readonly outcome: PermitOutcome }
+
+// Clocks read whole milliseconds: a wait of a fraction would wake to the same reading.
+const sleepMs = (ms: number) => Effect.sleep(Duration.millis(Math.ceil(ms)))
 
 export const make = (options: FleetRateOptions) =>
   Effect.gen(function* () {
@@ -127,42 +141,65 @@ export const make = (options: FleetRateOptions) =>
           : Effect.void
       })
 
-    /** Takes a slot in the shared schedule and waits for it; falls back to pacing on its own on a failure. */
-    const reserve = (
+    /**
+     * Takes a slot in the shared schedule, not yet waited for. A slot more than `horizonMs` off is not
+     * taken yet: the caller comes back when it is that close, so that a rate that moves applies to every
+     * slot but the next `horizonMs` of them. Falls back to pacing on its own when the store fails.
+     */
+    const take = (
       fleet: FleetRateStore,
       target: Target,
       deadlineAt: number,
-      force: boolean,
-      behindOthers: boolean
-    ): Effect.Effect<PermitOutcome> =>
+      force: boolean
+    ): Effect.Effect<Taken> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const { state } = view(target)
         const rate = AdaptiveRate.effective(state, ceiling)
+        const remaining = deadlineAt - now
         return fleet
           .reserve(keyOf(target), {
             intervalMs: rate === Number.POSITIVE_INFINITY ? 0 : 1000 / rate,
-            maxWaitMs: deadlineAt - now,
+            maxWaitMs: Math.min(remaining, horizonMs),
             force
           })
           .pipe(
             Effect.tap((reply) => Effect.zipRight(learn(target, reply), storeAnswered(now))),
-            Effect.flatMap(({ waitMs }): Effect.Effect<PermitOutcome> => {
-              if (waitMs === undefined) return Effect.succeed("refused")
-              if (waitMs <= 0) return Effect.succeed(behindOthers ? "waited" : "granted")
-              // Clocks read whole milliseconds: a wait of a fraction would wake to the same reading.
-              return Effect.as(Effect.sleep(Duration.millis(Math.ceil(waitMs))), "waited")
+            Effect.flatMap((reply): Effect.Effect<Taken> => {
+              if (reply.granted) return Effect.succeed({ _tag: "Slot", waitMs: reply.waitMs })
+              if (reply.waitMs >= remaining) return Effect.succeed({ _tag: "Refused" })
+              return Effect.zipRight(
+                sleepMs(reply.waitMs - horizonMs + 1),
+                take(fleet, target, deadlineAt, force)
+              )
             }),
             Effect.catchAll((error) =>
               // Before the first connection, the fleet's size is unknown: wait for it rather than guess.
               fleet.connecting() && now + connectPollMs < deadlineAt
-                ? Effect.zipRight(
-                    Effect.sleep(Duration.millis(connectPollMs)),
-                    reserve(fleet, target, deadlineAt, force, true)
+                ? Effect.zipRight(sleepMs(connectPollMs), take(fleet, target, deadlineAt, force))
+                : Effect.zipRight(
+                    storeFailed(error),
+                    Effect.map(
+                      ownPermit(target, deadlineAt, force),
+                      (outcome): Taken => ({ _tag: "Own", outcome })
+                    )
                   )
-                : Effect.zipRight(storeFailed(error), ownPermit(target, deadlineAt, force))
             )
           )
       })
+
+    /** Waits for a slot taken; `behindOthers`: it queued behind other callers of this replica first. */
+    const use = (taken: Taken, behindOthers: boolean): Effect.Effect<PermitOutcome> => {
+      switch (taken._tag) {
+        case "Refused":
+          return Effect.succeed("refused")
+        case "Own":
+          return Effect.succeed(taken.outcome)
+        case "Slot":
+          return taken.waitMs <= 0
+            ? Effect.succeed(behindOthers ? "waited" : "granted")
+            : Effect.as(sleepMs(taken.waitMs), "waited")
+      }
+    }
 
     const ownPermit = (target: Target, deadlineAt: number, retryOf429: boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (before) =>
@@ -179,7 +216,7 @@ export const make = (options: FleetRateOptions) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<PermitOutcome> => {
         if (store === undefined || onOwn(now)) return ownPermit(target, deadlineAt, retryOf429)
         // Counted in the schedule, never made to wait twice (see the client's controller).
-        if (retryOf429) return reserve(store, target, deadlineAt, true, false)
+        if (retryOf429) return Effect.flatMap(take(store, target, deadlineAt, true), (t) => use(t, false))
         const queue = queueOf(target)
         const { state } = view(target)
         // Unthrottled and nobody waiting: no queue, one round trip.
@@ -188,19 +225,21 @@ export const make = (options: FleetRateOptions) =>
           AdaptiveRate.effective(state, ceiling) === Number.POSITIVE_INFINITY &&
           state.pausedUntil <= now + offset
         )
-          return reserve(store, target, deadlineAt, false, false)
+          return Effect.flatMap(take(store, target, deadlineAt, false), (t) => use(t, false))
         if (now >= deadlineAt) return Effect.succeed("refused")
         const behindOthers = queue.waiting > 0
         queue.waiting++
+        // In order within this replica: the head of the queue takes the next slot, then leaves the queue to wait for it.
         return queue.lock
-          .withPermits(1)(reserve(store, target, deadlineAt, false, behindOthers))
+          .withPermits(1)(take(store, target, deadlineAt, false))
           .pipe(
             Effect.timeoutTo({
               duration: Duration.millis(deadlineAt - now),
-              onTimeout: (): PermitOutcome => "refused",
-              onSuccess: (result) => result
+              onTimeout: (): Taken => ({ _tag: "Refused" }),
+              onSuccess: (taken) => taken
             }),
-            Effect.ensuring(Effect.sync(() => queue.waiting--))
+            Effect.ensuring(Effect.sync(() => queue.waiting--)),
+            Effect.flatMap((taken) => use(taken, behindOthers))
           )
       })
 

@@ -21,8 +21,10 @@ export interface SharedRate {
 }
 
 export interface Reservation {
-  /** How long to wait for the slot taken; undefined: none taken, the slot would come too late. */
-  readonly waitMs: number | undefined
+  /** Whether a slot was taken; not when it would have come `maxWaitMs` or more from now. */
+  readonly granted: boolean
+  /** How long until the slot: to wait for it, or, when none was taken, how far off it would have been. */
+  readonly waitMs: number
   /** The store's clock when it answered, in milliseconds. */
   readonly now: number
   readonly shared: SharedRate
@@ -64,16 +66,28 @@ export const replicaTtlMs = 3_000
 /** A region idle this long starts over, as a new client would (no stale backoff left behind). */
 export const idleTtlMs = 60_000
 
-/** The next slot's time for a reservation at `now`, and the schedule after it; undefined: too late. */
+/**
+ * A slot missed by less than this is still given, at once: a replica whose timer or event loop ran late
+ * must not lower the fleet's rate. An older one is gone, so an idle fleet banks no burst: at most this
+ * much of the rate goes at once.
+ */
+export const lateMs = 100
+
+/**
+ * The slot a reservation at `now` would take (`at`, possibly just past: go at once) and the schedule
+ * after it (`tat`), which stays as it was unless `granted`: not when the slot would come `maxWaitMs` or
+ * more from now.
+ */
 export const schedule = (
   tat: number,
   notBefore: number,
   now: number,
   options: ReserveOptions
-): { readonly at: number; readonly tat: number } | undefined => {
-  const at = options.force ? now : Math.max(now, tat, notBefore)
-  if (!options.force && at - now >= options.maxWaitMs) return undefined
-  return { at, tat: Math.max(at, tat) + options.intervalMs }
+): { readonly granted: boolean; readonly at: number; readonly tat: number } => {
+  if (options.force) return { granted: true, at: now, tat: Math.max(now, tat) + options.intervalMs }
+  const at = Math.max(tat < now - lateMs ? now : tat, notBefore)
+  if (at - now >= options.maxWaitMs) return { granted: false, at, tat }
+  return { granted: true, at, tat: at + options.intervalMs }
 }
 
 interface Region {
@@ -98,12 +112,13 @@ export const memory = (initial: AdaptiveRate.RateState): FleetRateStore => {
       Effect.map(Clock.currentTimeMillis, (now) => {
         const region = regionAt(key, now)
         const slot = schedule(region.tat, region.shared.state.pausedUntil, now, options)
-        if (slot === undefined) return { waitMs: undefined, now, shared: region.shared }
+        const waitMs = Math.max(0, slot.at - now)
+        if (!slot.granted) return { granted: false, waitMs, now, shared: region.shared }
         region.tat = slot.tat
         region.touchedAt = now
         const state = { ...region.shared.state, sent: region.shared.state.sent + 1 }
         region.shared = { ...region.shared, state }
-        return { waitMs: slot.at - now, now, shared: region.shared }
+        return { granted: true, waitMs, now, shared: region.shared }
       }),
     update: (key, expected, next) =>
       Effect.map(Clock.currentTimeMillis, (now) => {

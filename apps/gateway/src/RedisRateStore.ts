@@ -9,6 +9,7 @@ import type { Redis } from "ioredis"
 import {
   type FleetRateStore,
   idleTtlMs,
+  lateMs,
   type ReserveOptions,
   replicaTtlMs,
   type SharedRate
@@ -26,31 +27,39 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 
 // `schedule` in ./FleetRateStore.ts, in Lua. Numbers go back as strings: Redis turns Lua numbers into integers.
 const reserveScript = `${now}
-local interval, maxWait, force = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == "1"
+local interval, maxWait, force, late = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == "1", tonumber(ARGV[5])
 local fields = redis.call("HMGET", KEYS[1], "tat", "sent", "version", "state", "notBefore")
 local tat, sent = tonumber(fields[1]) or 0, tonumber(fields[2]) or 0
-local at = now
-if not force then at = math.max(now, tat, tonumber(fields[5]) or 0) end
-local function reply(wait)
-  return { wait, string.format("%.3f", now), fields[3] or "0", fields[4] or "", tostring(sent) }
+local function reply(granted, at)
+  return { granted, string.format("%.3f", math.max(0, at - now)), string.format("%.3f", now),
+    fields[3] or "0", fields[4] or "", tostring(sent) }
 end
-if not force and at - now >= maxWait then return reply("") end
-redis.call("HSET", KEYS[1], "tat", string.format("%.3f", math.max(at, tat) + interval))
+local at, nextTat
+if force then
+  at, nextTat = now, math.max(now, tat) + interval
+else
+  at = tat
+  if tat < now - late then at = now end
+  at = math.max(at, tonumber(fields[5]) or 0)
+  if at - now >= maxWait then return reply("0", at) end
+  nextTat = at + interval
+end
+redis.call("HSET", KEYS[1], "tat", string.format("%.3f", nextTat))
 sent = redis.call("HINCRBY", KEYS[1], "sent", 1)
 redis.call("PEXPIRE", KEYS[1], ARGV[4])
-return reply(string.format("%.3f", at - now))
+return reply("1", at)
 `
 
 const updateScript = `${now}
 local fields = redis.call("HMGET", KEYS[1], "version", "state", "sent")
 local version = tonumber(fields[1]) or 0
 if version ~= tonumber(ARGV[1]) then
-  return { "0", string.format("%.3f", now), tostring(version), fields[2] or "", fields[3] or "0" }
+  return { "0", "0", string.format("%.3f", now), tostring(version), fields[2] or "", fields[3] or "0" }
 end
 version = version + 1
 redis.call("HSET", KEYS[1], "version", version, "state", ARGV[2], "notBefore", ARGV[3])
 redis.call("PEXPIRE", KEYS[1], ARGV[4])
-return { "1", string.format("%.3f", now), tostring(version), ARGV[2], fields[3] or "0" }
+return { "1", "0", string.format("%.3f", now), tostring(version), ARGV[2], fields[3] or "0" }
 `
 
 const heartbeatScript = `${now}
@@ -60,7 +69,8 @@ redis.call("PEXPIRE", KEYS[1], ARGV[2] * 2)
 return redis.call("ZCARD", KEYS[1])
 `
 
-type Reply = [string, string, string, string, string]
+/** [granted or applied, wait (reserve only), the store's time, version, state JSON, sent]. */
+type Reply = [string, string, string, string, string, string]
 
 /** The client with the scripts defined on it, as `defineCommand` adds them (ioredis cannot type them). */
 interface Scripted extends Redis {
@@ -90,7 +100,7 @@ const decodeState = Schema.decodeEither(StoredState)
 
 /** What a script answered: the store's time and the shared state (a missing or unreadable one: a new one). */
 const sharedOf = (reply: Reply): { readonly now: number; readonly shared: SharedRate } => {
-  const [, time, version, json, sent] = reply
+  const [, , time, version, json, sent] = reply
   const stored = json === "" ? undefined : Either.getOrUndefined(decodeState(json))
   return {
     now: Number(time),
@@ -117,10 +127,11 @@ export const make = (redis: RedisConnectionService): FleetRateStore => {
             options.intervalMs,
             options.maxWaitMs,
             options.force ? "1" : "0",
-            idleTtlMs
+            idleTtlMs,
+            lateMs
           )
         ),
-        (reply) => ({ ...sharedOf(reply), waitMs: reply[0] === "" ? undefined : Number(reply[0]) })
+        (reply) => ({ ...sharedOf(reply), granted: reply[0] === "1", waitMs: Number(reply[1]) })
       ),
     update: (key, expected, next) =>
       Effect.map(

@@ -6,7 +6,7 @@ import { AdaptiveRate, type Target } from "@convocore-effect/client"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Logger, TestClock } from "effect"
 import * as FleetRate from "../src/FleetRate.js"
-import { type FleetRateStore, memory } from "../src/FleetRateStore.js"
+import { type FleetRateStore, lateMs, memory, schedule } from "../src/FleetRateStore.js"
 import { RedisUnavailable } from "../src/RedisConnection.js"
 
 /** A store that fails every command while `down` is set, as Redis does when it is gone. */
@@ -56,6 +56,30 @@ const permitsAt = (
     yield* TestClock.adjust(runMs)
     return yield* Fiber.join(fiber)
   })
+
+describe("the shared schedule", () => {
+  const at = { intervalMs: 100, maxWaitMs: 1_000, force: false }
+  it("gives the next slot, one interval after the last", () => {
+    assert.deepStrictEqual(schedule(0, 0, 0, at), { granted: true, at: 0, tat: 100 })
+    assert.deepStrictEqual(schedule(300, 0, 0, at), { granted: true, at: 300, tat: 400 })
+  })
+  it("gives a slot missed by less than lateMs at once, and no credit for an idle schedule", () => {
+    // A replica that comes 60 ms late for slot 1000 still takes it (and goes now): the rate holds.
+    assert.deepStrictEqual(schedule(1_000, 0, 1_060, at), { granted: true, at: 1_000, tat: 1_100 })
+    // A schedule idle for longer starts from now: no burst banked.
+    assert.deepStrictEqual(schedule(1_000, 0, 1_000 + lateMs + 1, at), {
+      granted: true,
+      at: 1_000 + lateMs + 1,
+      tat: 1_000 + lateMs + 101
+    })
+  })
+  it("takes nothing at or past maxWaitMs, holds slots until a spent quota resets, and forces a retry now", () => {
+    // Not taken: the schedule stays, and the caller learns how far off the slot was.
+    assert.deepStrictEqual(schedule(1_000, 0, 0, at), { granted: false, at: 1_000, tat: 1_000 })
+    assert.deepStrictEqual(schedule(0, 700, 0, at), { granted: true, at: 700, tat: 800 })
+    assert.deepStrictEqual(schedule(500, 700, 0, { ...at, force: true }), { granted: true, at: 0, tat: 600 })
+  })
+})
 
 describe("FleetRate", () => {
   it.effect("replicas share one schedule: the ceiling holds across all of them", () =>

@@ -36,18 +36,21 @@ describe.skipIf(!redisAvailable)("RedisRateStore, against a real redis-server", 
         const waits = yield* Effect.forEach([10_000, 10_000, 10_000], reserve)
         // Each slot is 1 s after the one before, less the little time that passed between the calls.
         for (const [i, reply] of waits.entries()) {
-          assert.isDefined(reply.waitMs)
-          assert.isAtMost(reply.waitMs ?? 0, i * 1_000)
-          assert.isAbove(reply.waitMs ?? 0, i * 1_000 - 500)
+          assert.isTrue(reply.granted)
+          assert.isAtMost(reply.waitMs, i * 1_000)
+          assert.isAbove(reply.waitMs, i * 1_000 - 500)
         }
         const tooLate = yield* reserve(1_500)
-        assert.isUndefined(tooLate.waitMs)
+        // Not taken; the slot it would have had is 3 s off.
+        assert.isFalse(tooLate.granted)
+        assert.isAbove(tooLate.waitMs, 3_000 - 500)
         assert.strictEqual(tooLate.shared.state.sent, 3)
         // A retry that already waited goes now, and pushes the schedule on by one more slot.
         const forced = yield* store.reserve(key, { intervalMs: 1_000, maxWaitMs: 0, force: true })
+        assert.isTrue(forced.granted)
         assert.strictEqual(forced.waitMs, 0)
         const next = yield* reserve(10_000)
-        assert.isAbove(next.waitMs ?? 0, 3_000 - 500)
+        assert.isAbove(next.waitMs, 4_000 - 500)
         // Redis's clock, in milliseconds.
         assert.approximately(next.now, Date.now(), 5_000)
       })
@@ -76,7 +79,8 @@ describe.skipIf(!redisAvailable)("RedisRateStore, against a real redis-server", 
         const paused = { ...lowered, pausedUntil: first.now + 60_000 }
         assert.isTrue((yield* store.update(key, 1, paused)).applied)
         const held = yield* store.reserve(key, { intervalMs: 0, maxWaitMs: 10_000, force: false })
-        assert.isUndefined(held.waitMs)
+        assert.isFalse(held.granted)
+        assert.isAbove(held.waitMs, 50_000)
         // Idle regions are forgotten.
         const ttl = yield* redis.run((client) => client.pttl(key))
         assert.isAbove(ttl, 0)
