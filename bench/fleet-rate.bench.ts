@@ -14,10 +14,10 @@
  *
  *   cd bench && npx tsx fleet-rate.bench.ts     (after a build; about 2 minutes; BENCH_RUNS, default 2)
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
-import { freePort, median, waitFor } from "./lib/children.js"
+import { freePort, median, sandboxScript, spawnQuiet, waitFor } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 2))
@@ -27,40 +27,18 @@ const limit = 50
 const key = "vg_sandbox_demo_key"
 const auth = { authorization: `Bearer ${key}` }
 const bundle = fileURLToPath(new URL("../apps/gateway/dist/convocore-gateway.mjs", import.meta.url))
-const benchDir = fileURLToPath(new URL(".", import.meta.url))
-
-const children: Array<ChildProcess> = []
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL")
-})
-const spawnChild = (command: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const child = spawn(command, args, {
-    cwd: benchDir,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
-  children.push(child)
-  return child
-}
-
-const sandboxScript = `
-import { Sandbox } from "@convocore-effect/sandbox"
-import { Effect, Layer } from "effect"
-const layer = Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: Number(process.env.EU_PORT), na: Number(process.env.NA_PORT) } })
-await Effect.runPromise(Layer.launch(layer))
-`
 
 const startRedis = async () => {
   const path = execFileSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).trim()
   if (path === "") throw new Error("redis-server is not installed (apt-get install redis-server)")
   const port = await freePort()
-  spawnChild(path, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+  spawnQuiet(path, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {})
   return `redis://127.0.0.1:${port}`
 }
 
 const main = async () => {
   const [euPort, naPort] = [await freePort(), await freePort()]
-  spawnChild(process.execPath, ["--input-type=module", "-e", sandboxScript], {
+  spawnQuiet(process.execPath, ["--input-type=module", "-e", sandboxScript], {
     EU_PORT: String(euPort),
     NA_PORT: String(naPort)
   })
@@ -71,7 +49,7 @@ const main = async () => {
 
   const startGateway = async (env: Record<string, string>) => {
     const port = await freePort()
-    const child = spawnChild(process.execPath, [bundle], {
+    const child = spawnQuiet(process.execPath, [bundle], {
       PORT: String(port),
       HOST: "127.0.0.1",
       CONVOCORE_EU_URL: upstream.eu,

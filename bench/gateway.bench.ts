@@ -24,12 +24,11 @@
  * Each run also reports the CPU time its server process used per request (user + system, from /proc),
  * which a busy machine disturbs far less than requests per second.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
-import { freePort, waitFor } from "./lib/children.js"
+import { freePort, sandboxScript, spawnQuiet, startedChildren, waitFor } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
 interface Result {
@@ -66,28 +65,9 @@ const benchDir = fileURLToPath(new URL(".", import.meta.url))
 const seedPath = "/v3/agents/agent123/convos/convo456"
 const missIds = 1000
 
-const children: Array<ChildProcess> = []
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL")
-})
-
 /** A child node process; its stdout goes to /dev/null so that it never blocks on a full pipe. */
-const run = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = benchDir) => {
-  const child = spawn(process.execPath, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
-  children.push(child)
-  return child
-}
-
-const sandboxScript = `
-import { Sandbox } from "@convocore-effect/sandbox"
-import { Effect, Layer } from "effect"
-const layer = Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: Number(process.env.EU_PORT), na: Number(process.env.NA_PORT) } })
-await Effect.runPromise(Layer.launch(layer))
-`
+const run = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = benchDir) =>
+  spawnQuiet(process.execPath, args, env, cwd)
 
 const bareScript = `
 import { createServer } from "node:http"
@@ -249,7 +229,7 @@ if (missOnly) {
       `${rounds} alternating rounds; TTL 0, ${missIds} ids cycled)`
   )
   printRuns()
-  for (const child of children) child.kill("SIGTERM")
+  for (const child of startedChildren) child.kill("SIGTERM")
   process.exit(0)
 }
 
@@ -333,7 +313,7 @@ if (hitOnly) {
   )
   printRuns()
   goal()
-  for (const child of children) child.kill("SIGTERM")
+  for (const child of startedChildren) child.kill("SIGTERM")
   process.exit(0)
 }
 if (missGateway === undefined) throw new Error("unreachable: the miss gateway runs unless BENCH_ONLY=hit")
@@ -393,5 +373,5 @@ console.log(
 printRuns()
 goal()
 
-for (const child of children) child.kill("SIGTERM")
+for (const child of startedChildren) child.kill("SIGTERM")
 process.exit(0)

@@ -10,8 +10,35 @@ import { seedExampleResponse } from "@convocore-effect/schema"
 
 const children: Array<ChildProcess> = []
 process.once("exit", () => {
-  for (const child of children) child.kill()
+  for (const child of children) child.kill("SIGKILL")
 })
+
+/** Every child started here, for a benchmark that stops them itself before it exits. */
+export const startedChildren: ReadonlyArray<ChildProcess> = children
+
+/** A child whose stdout goes to /dev/null (so that it never blocks on a full pipe); killed on exit. */
+export const spawnQuiet = (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  cwd: string = fileURLToPath(new URL("..", import.meta.url))
+) => {
+  const child = spawn(command, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  children.push(child)
+  return child
+}
+
+/** The sandbox as a child's script: EU and NA listening on `EU_PORT` and `NA_PORT`. */
+export const sandboxScript = `
+import { Sandbox } from "@convocore-effect/sandbox"
+import { Effect, Layer } from "effect"
+const layer = Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: Number(process.env.EU_PORT), na: Number(process.env.NA_PORT) } })
+await Effect.runPromise(Layer.launch(layer))
+`
 
 /** Starts a server child and resolves with the first line it prints (its address, once it listens). */
 export const startChild = (args: ReadonlyArray<string>, env: Record<string, string>) =>

@@ -47,6 +47,7 @@ Environment (see README.md for the full table):
   ${variables.allowRoutes}        own-key mode: more routes passed on with the gateway's key
   ${variables.apiKey}            own-key mode: the gateway's own Convocore key
   ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
+  ${variables.upstreamRate}        requests/s to each upstream region for the whole fleet
   ${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL
   ${variables.headersTimeout}, ${variables.requestTimeout}, ${variables.keepAliveTimeout},
   ${variables.maxRequestsPerSocket}, ${variables.maxConnections}
