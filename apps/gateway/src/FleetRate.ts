@@ -69,6 +69,11 @@ const connectPollMs = 20
  * Redis answers late, near enough that a rate lowered by a 429 applies within this time.
  */
 export const horizonMs = 250
+/**
+ * Callers of one replica asking Redis for a slot at once: one at a time, a replica would take at most one
+ * slot per round trip, which a busy event loop stretches to tens of milliseconds.
+ */
+const headsPerReplica = 4
 
 /** A slot in the shared schedule, refused (it would come past the deadline), or a permit on its own. */
 type Taken =
@@ -97,7 +102,7 @@ export const make = (options: FleetRateOptions) =>
     const view = (target: Target): SharedRate =>
       views.get(target) ?? { state: AdaptiveRate.initial, version: 0 }
     const queueOf = (target: Target) => {
-      const queue = queues.get(target) ?? { lock: Effect.unsafeMakeSemaphore(1), waiting: 0 }
+      const queue = queues.get(target) ?? { lock: Effect.unsafeMakeSemaphore(headsPerReplica), waiting: 0 }
       queues.set(target, queue)
       return queue
     }
@@ -109,17 +114,19 @@ export const make = (options: FleetRateOptions) =>
 
     const onOwn = (now: number) => own !== undefined && (store === undefined || now < retryStoreAt)
 
-    /** Whether the current spell on its own was logged: not while the first connection is being made. */
+    /** Whether the current spell on its own was logged. */
     let announced = false
     let failedAt = Number.NEGATIVE_INFINITY
 
     const storeFailed = (error: RedisUnavailable) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        // Before the first connection, the fleet's size is unknown: permits wait for it (see `take`).
+        if (store?.connecting() === true) return Effect.void
         failedAt = now
         retryStoreAt = now + retryStoreAfterMs
         const share = ceiling === undefined ? undefined : ceiling / Math.max(1, replicas)
         if (own === undefined) own = makeController(share)
-        if (announced || store?.connecting() === true) return Effect.void
+        if (announced) return Effect.void
         announced = true
         return Effect.logWarning(
           `upstream budget: ${error.message}; this replica paces itself on its own at ${
@@ -229,7 +236,7 @@ export const make = (options: FleetRateOptions) =>
         if (now >= deadlineAt) return Effect.succeed("refused")
         const behindOthers = queue.waiting > 0
         queue.waiting++
-        // In order within this replica: the head of the queue takes the next slot, then leaves the queue to wait for it.
+        // In order within this replica: the heads of the queue take the next slots, then leave it to wait for them.
         return queue.lock
           .withPermits(1)(take(store, target, deadlineAt, false))
           .pipe(

@@ -11,7 +11,7 @@ import { RedisUnavailable } from "../src/RedisConnection.js"
 
 /** A store that fails every command while `down` is set, as Redis does when it is gone. */
 const failing = (store: FleetRateStore) => {
-  const switchable = { down: false }
+  const switchable = { down: false, connecting: false }
   const guard = <A>(effect: Effect.Effect<A, RedisUnavailable>) =>
     Effect.suspend(() =>
       switchable.down ? Effect.fail(new RedisUnavailable({ reason: "not connected" })) : effect
@@ -21,7 +21,7 @@ const failing = (store: FleetRateStore) => {
     update: (key, expected, next) => guard(store.update(key, expected, next)),
     heartbeat: (replica) => guard(store.heartbeat(replica)),
     leave: (replica) => guard(store.leave(replica)),
-    connecting: () => false
+    connecting: () => switchable.connecting
   }
   return { store: wrapped, switchable }
 }
@@ -245,6 +245,27 @@ describe("FleetRate", () => {
       assert.strictEqual(a.controller.stats("eu").rate, 10)
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Effect.scoped)
   })
+
+  it.effect("before the first connection, permits wait for it rather than guess the fleet's share", () =>
+    Effect.gen(function* () {
+      const { store, switchable } = failing(memory(AdaptiveRate.initial))
+      switchable.down = true
+      switchable.connecting = true
+      const a = yield* replica(store, 10, "a")
+      // Its heartbeat fails too, from the start.
+      yield* Effect.forkScoped(a.heartbeats)
+      const fiber = yield* Effect.fork(permitsAt([a.controller], 2, { runMs: 0 }))
+      yield* TestClock.adjust("300 millis")
+      switchable.down = false
+      switchable.connecting = false
+      yield* TestClock.adjust("1 second")
+      const at = yield* Fiber.join(fiber)
+      // Both from the shared schedule once it answered, one interval apart; none on its own meanwhile.
+      assert.strictEqual(at[1]! - at[0]!, 100)
+      assert.isAtLeast(at[0]!, 300)
+      assert.isTrue(a.status().shared)
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("without a store, the ceiling applies to this replica alone", () =>
     Effect.gen(function* () {
