@@ -59,8 +59,7 @@ export interface BudgetStatus {
   readonly backoffs: number
 }
 
-/** After the store failed, how long a replica paces itself before asking the store again. */
-export const retryStoreAfterMs = 1_000
+/** Each replica says it is alive this often; after the store failed, the next heartbeat that gets an answer ends the spell. */
 export const heartbeatEveryMs = 1_000
 /** While the first connection to the store is being made, a permit asks again this often. */
 const connectPollMs = 20
@@ -95,7 +94,6 @@ export const make = (options: FleetRateOptions) =>
     let replicas = 1
     /** The controller of a replica on its own: always without a store, else while the store fails. */
     let own: Controller | undefined = store === undefined ? makeController(ceiling) : undefined
-    let retryStoreAt = 0
     const permits: Record<PermitOutcome, number> = { granted: 0, waited: 0, refused: 0 }
     let backoffs = 0
 
@@ -112,8 +110,6 @@ export const make = (options: FleetRateOptions) =>
         views.set(target, reply.shared)
       })
 
-    const onOwn = (now: number) => own !== undefined && (store === undefined || now < retryStoreAt)
-
     /** Whether the current spell on its own was logged. */
     let announced = false
     let failedAt = Number.NEGATIVE_INFINITY
@@ -123,7 +119,6 @@ export const make = (options: FleetRateOptions) =>
         // Before the first connection, the fleet's size is unknown: permits wait for it (see `take`).
         if (store?.connecting() === true) return Effect.void
         failedAt = now
-        retryStoreAt = now + retryStoreAfterMs
         const share = ceiling === undefined ? undefined : ceiling / Math.max(1, replicas)
         if (own === undefined) own = makeController(share)
         if (announced) return Effect.void
@@ -221,7 +216,8 @@ export const make = (options: FleetRateOptions) =>
 
     const outcome = (target: Target, deadlineAt: number, retryOf429: boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<PermitOutcome> => {
-        if (store === undefined || onOwn(now)) return ownPermit(target, deadlineAt, retryOf429)
+        // On its own until a heartbeat finds Redis again: callers never wait on a probe of a slow Redis.
+        if (store === undefined || own !== undefined) return ownPermit(target, deadlineAt, retryOf429)
         // Counted in the schedule, never made to wait twice (see the client's controller).
         if (retryOf429) return Effect.flatMap(take(store, target, deadlineAt, true), (t) => use(t, false))
         const queue = queueOf(target)

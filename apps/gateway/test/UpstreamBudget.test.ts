@@ -30,6 +30,16 @@ const sharedFleet = Effect.gen(function* () {
   return { redis, fleet }
 })
 
+/** Waits until `check` holds, for at most 8 s. */
+const until = (what: string, check: Effect.Effect<boolean>) =>
+  Effect.gen(function* () {
+    const end = Date.now() + 8_000
+    while (!(yield* check)) {
+      if (Date.now() > end) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("50 millis")
+    }
+  })
+
 const sum = (values: ReadonlyArray<number>) => values.reduce((total, value) => total + value, 0)
 
 describe("the upstream budget", () => {
@@ -114,14 +124,6 @@ describe("the upstream budget", () => {
           Effect.gen(function* () {
             const { redis, fleet } = yield* sharedFleet
             const shared = (i: number) => fleet.metric(i, "convocore_gateway_upstream_budget_shared")
-            const until = (what: string, check: Effect.Effect<boolean>) =>
-              Effect.gen(function* () {
-                const end = Date.now() + 8_000
-                while (!(yield* check)) {
-                  if (Date.now() > end) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-                  yield* Effect.sleep("50 millis")
-                }
-              })
             // Both replicas counted before Redis goes.
             yield* until(
               "two replicas",
@@ -146,6 +148,39 @@ describe("the upstream budget", () => {
             assert.deepStrictEqual(new Set(statuses), new Set([200]))
             const { requests, limited: refused } = yield* fleet.upstream
             assert.isAtMost(refused / requests, 0.05)
+          })
+        ),
+      timeout
+    )
+
+    it.live(
+      "Redis that answers nothing (paused): commands time out, the replica serves on its own, then shares again",
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const redis = yield* redisServer()
+            const fleet = yield* startFleet({
+              replicas: 1,
+              sandbox: roomy,
+              gateway: { upstreamRate: "10", redisUrl: Redacted.make(redis.url), redisTimeout: "100ms" }
+            })
+            const shared = fleet.metric(0, "convocore_gateway_upstream_budget_shared")
+            yield* until(
+              "shared",
+              Effect.map(shared, (v) => v === 1)
+            )
+            redis.pause()
+            yield* until(
+              "on its own",
+              Effect.map(shared, (v) => v === 0)
+            )
+            assert.deepStrictEqual(new Set(yield* fleet.burst(5, "paused")), new Set([200]))
+            redis.resume()
+            yield* until(
+              "shared again",
+              Effect.map(shared, (v) => v === 1)
+            )
+            assert.deepStrictEqual(new Set(yield* fleet.burst(5, "resumed")), new Set([200]))
           })
         ),
       timeout
