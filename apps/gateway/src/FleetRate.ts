@@ -301,16 +301,26 @@ export const make = (options: FleetRateOptions) =>
             return Effect.zipRight(
               storeFailed(error),
               Effect.sync(() => {
-                for (const { answer, now } of answers) own?.record(target, answer, now)
+                for (const { answer, now } of answers)
+                  if (own !== undefined) recordOwn(own, target, answer, now)
               })
             )
           })
         )
       })
 
+    /** Records an answer on the replica's own controller, counting the decrease it makes, if any. */
+    const recordOwn = (controller: Controller, target: Target, answer: AdaptiveRate.Answer, now: number) => {
+      const decreasedAt = () =>
+        Option.match(controller.snapshot(target), { onNone: () => 0, onSome: (state) => state.decreasedAt })
+      const before = decreasedAt()
+      controller.record(target, answer, now)
+      if (decreasedAt() !== before) backoffs++
+    }
+
     const record = (target: Target, answer: AdaptiveRate.Answer, now: number): void => {
       if (store === undefined || own !== undefined) {
-        own?.record(target, answer, now)
+        if (own !== undefined) recordOwn(own, target, answer, now)
         return
       }
       const answers = pending.get(target) ?? []

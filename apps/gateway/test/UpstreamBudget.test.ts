@@ -77,6 +77,11 @@ describe("the upstream budget", () => {
           assert.deepStrictEqual(new Set(statuses), new Set([200]))
           // 30/s for 4 s against 20/s with a burst of 20: refused until each replica backs off on its own.
           assert.isAbove((yield* fleet.upstream).limited, 0)
+          // Each replica backed off on its own; /metrics says so.
+          const backoffs = yield* Effect.forEach([0, 1], (i) =>
+            fleet.metric(i, "convocore_gateway_upstream_rate_backoffs_total")
+          )
+          assert.isAtLeast(sum(backoffs), 1)
         })
       ),
     timeout
