@@ -6,10 +6,10 @@
  * - The paced rate per region is min(ceiling, the fleet's adaptive rate): the ceiling is
  *   `GATEWAY_UPSTREAM_RATE` (or `CONVOCORE_MAX_RATE` when lower); the adaptive rate is unthrottled
  *   until an upstream 429, then CUBIC, as in the client.
- * - Each replica queues its callers in order; only the head of the queue holds a slot in the shared
- *   schedule, so a rate that moves applies to the next slot, not after a queue of slots taken at the old
- *   rate. A slot that would come at or past the caller's deadline is not taken: the call stops as out of
- *   time, as with the client's own controller.
+ * - Each replica queues its callers in order; the first few of the queue take slots in the shared
+ *   schedule once they are at most `horizonMs` off, so a rate that moves applies within that time, not
+ *   after a queue of slots taken at the old rate. A slot that would come at or past the caller's deadline
+ *   is not taken: the call stops as out of time, as with the client's own controller.
  * - An answer is applied to the shared state by compare-and-set, always to the newest version: a 429 to
  *   a request sent before the fleet's last decrease was already acted on (one decrease per congestion
  *   event, whichever replica saw it first, not one per replica).
@@ -18,7 +18,8 @@
  *
  * When the store fails (Redis down or slow), the replica paces itself on its own at its share of the
  * ceiling (the ceiling over the replicas last counted by their heartbeats) with the client's own
- * controller, says so once in the log and in `/metrics`, and tries the store again a second later.
+ * controller, says so once in the log and in `/metrics`, and shares again once a heartbeat (every
+ * second) gets an answer.
  */
 import {
   AdaptiveRate,
