@@ -79,9 +79,16 @@ export const layer = Layer.scoped(
       client.endpoints._tag === "Single"
         ? client.endpoints.url
         : client.endpoints.urls[target === "custom" ? client.region : target]
+    // The upstream's host and path (never its credentials), so that fleets before different upstreams keep apart.
+    const keys = new Map<Target, string>()
     const keyOf = (target: Target) => {
-      const url = new URL(baseUrl(target))
-      return `${RedisRateStore.keyPrefix}rate:${target}:${url.host}${url.pathname}`
+      let key = keys.get(target)
+      if (key === undefined) {
+        const url = new URL(baseUrl(target))
+        key = `${RedisRateStore.keyPrefix}rate:${target}:${url.host}${url.pathname}`
+        keys.set(target, key)
+      }
+      return key
     }
     const ceilings = [upstreamRate, client.maxRate].filter((rate) => rate !== undefined)
     const budget = yield* FleetRate.make({
