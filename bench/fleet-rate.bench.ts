@@ -16,8 +16,8 @@
  */
 import { execFileSync } from "node:child_process"
 import { loadavg } from "node:os"
-import { fileURLToPath } from "node:url"
-import { freePort, median, sandboxScript, spawnQuiet, waitFor } from "./lib/children.js"
+import { median, sandboxScript, spawnQuiet } from "./lib/children.js"
+import { freePort, startGateway as startBundle, waitFor } from "./lib/http-load.js"
 import { machine, table } from "./lib/report.js"
 
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 2))
@@ -26,7 +26,6 @@ const budget = 45
 const limit = 50
 const key = "vg_sandbox_demo_key"
 const auth = { authorization: `Bearer ${key}` }
-const bundle = fileURLToPath(new URL("../apps/gateway/dist/convocore-gateway.mjs", import.meta.url))
 
 const startRedis = async () => {
   const path = execFileSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).trim()
@@ -47,23 +46,14 @@ const main = async () => {
   await waitFor(`${upstream.eu}/agents/agent123/convos/convo456`, { headers: auth })
   const redisUrl = await startRedis()
 
-  const startGateway = async (env: Record<string, string>) => {
-    const port = await freePort()
-    const child = spawnQuiet(process.execPath, [bundle], {
-      PORT: String(port),
-      HOST: "127.0.0.1",
+  const startGateway = (env: Record<string, string>) =>
+    startBundle({
       CONVOCORE_EU_URL: upstream.eu,
       CONVOCORE_NA_URL: upstream.na,
       CONVOCORE_REGION: "eu",
       CONVOCORE_REGION_POLICY: "pinned",
-      GATEWAY_AUTH: "forward",
-      LOG_LEVEL: "warn",
       ...env
     })
-    const url = `http://127.0.0.1:${port}`
-    await waitFor(`${url}/healthz`)
-    return { child, url }
-  }
 
   const setups: ReadonlyArray<{ readonly name: string; readonly env: Record<string, string> }> = [
     { name: "shared (Redis)", env: { GATEWAY_UPSTREAM_RATE: String(budget), GATEWAY_REDIS_URL: redisUrl } },

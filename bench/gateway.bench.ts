@@ -24,32 +24,20 @@
  * Each run also reports the CPU time its server process used per request (user + system, from /proc),
  * which a busy machine disturbs far less than requests per second.
  */
-import { existsSync, readFileSync } from "node:fs"
-import { createRequire } from "node:module"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
-import { freePort, sandboxScript, spawnQuiet, startedChildren, waitFor } from "./lib/children.js"
+import {
+  autocannon,
+  checkClean as check,
+  cpuSeconds,
+  freePort,
+  type RequestSpec,
+  type LoadResult as Result,
+  rssMb,
+  waitFor
+} from "./lib/http-load.js"
 import { machine, table } from "./lib/report.js"
-
-interface Result {
-  readonly requests: { readonly average: number; readonly total: number }
-  readonly latency: { readonly p50: number; readonly p99: number; readonly average: number }
-  readonly non2xx: number
-  readonly errors: number
-  readonly timeouts: number
-}
-interface RequestSpec {
-  readonly setupRequest?: (request: { path: string }) => { path: string }
-}
-type Autocannon = (options: {
-  readonly url: string
-  readonly connections: number
-  readonly duration: number
-  readonly headers?: Record<string, string>
-  readonly requests?: ReadonlyArray<RequestSpec>
-}) => Promise<Result>
-// autocannon ships no types; this is the part of its API the benchmark uses.
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon
 
 const connections = 32
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10)
@@ -65,9 +53,28 @@ const benchDir = fileURLToPath(new URL(".", import.meta.url))
 const seedPath = "/v3/agents/agent123/convos/convo456"
 const missIds = 1000
 
+const children: Array<ChildProcess> = []
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL")
+})
+
 /** A child node process; its stdout goes to /dev/null so that it never blocks on a full pipe. */
-const run = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = benchDir) =>
-  spawnQuiet(process.execPath, args, env, cwd)
+const run = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = benchDir) => {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  children.push(child)
+  return child
+}
+
+const sandboxScript = `
+import { Sandbox } from "@convocore-effect/sandbox"
+import { Effect, Layer } from "effect"
+const layer = Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: Number(process.env.EU_PORT), na: Number(process.env.NA_PORT) } })
+await Effect.runPromise(Layer.launch(layer))
+`
 
 const bareScript = `
 import { createServer } from "node:http"
@@ -95,20 +102,6 @@ const startGateway = async (
   const url = `http://127.0.0.1:${port}`
   await waitFor(`${url}/healthz`)
   return { child, url }
-}
-
-const rssMb = (pid: number): number => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1] ?? Number.NaN)
-  return kb / 1024
-}
-
-/** Seconds of CPU (user + system) a process has used so far; undefined where /proc is not there. */
-const cpuSeconds = (pid: number | undefined): number | undefined => {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined
-  // Fields 14 and 15 (utime, stime) in clock ticks, counted after the parenthesised command name.
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 interface Run {
@@ -150,12 +143,6 @@ const load = (
     }
     return result
   })
-}
-
-const check = (name: string, result: Result) => {
-  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0)
-    throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`)
-  return result
 }
 
 const cycling = (): ReadonlyArray<RequestSpec> => {
@@ -229,7 +216,7 @@ if (missOnly) {
       `${rounds} alternating rounds; TTL 0, ${missIds} ids cycled)`
   )
   printRuns()
-  for (const child of startedChildren) child.kill("SIGTERM")
+  for (const child of children) child.kill("SIGTERM")
   process.exit(0)
 }
 
@@ -313,7 +300,7 @@ if (hitOnly) {
   )
   printRuns()
   goal()
-  for (const child of startedChildren) child.kill("SIGTERM")
+  for (const child of children) child.kill("SIGTERM")
   process.exit(0)
 }
 if (missGateway === undefined) throw new Error("unreachable: the miss gateway runs unless BENCH_ONLY=hit")
@@ -373,5 +360,5 @@ console.log(
 printRuns()
 goal()
 
-for (const child of startedChildren) child.kill("SIGTERM")
+for (const child of children) child.kill("SIGTERM")
 process.exit(0)

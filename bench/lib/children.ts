@@ -4,41 +4,14 @@
  * benchmark exits, after an error too.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
+import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { seedExampleResponse } from "@convocore-effect/schema"
 
 const children: Array<ChildProcess> = []
 process.once("exit", () => {
-  for (const child of children) child.kill("SIGKILL")
+  for (const child of children) child.kill()
 })
-
-/** Every child started here, for a benchmark that stops them itself before it exits. */
-export const startedChildren: ReadonlyArray<ChildProcess> = children
-
-/** A child whose stdout goes to /dev/null (so that it never blocks on a full pipe); killed on exit. */
-export const spawnQuiet = (
-  command: string,
-  args: ReadonlyArray<string>,
-  env: Record<string, string>,
-  cwd: string = fileURLToPath(new URL("..", import.meta.url))
-) => {
-  const child = spawn(command, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
-  children.push(child)
-  return child
-}
-
-/** The sandbox as a child's script: EU and NA listening on `EU_PORT` and `NA_PORT`. */
-export const sandboxScript = `
-import { Sandbox } from "@convocore-effect/sandbox"
-import { Effect, Layer } from "effect"
-const layer = Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: Number(process.env.EU_PORT), na: Number(process.env.NA_PORT) } })
-await Effect.runPromise(Layer.launch(layer))
-`
 
 /** Starts a server child and resolves with the first line it prints (its address, once it listens). */
 export const startChild = (args: ReadonlyArray<string>, env: Record<string, string>) =>
@@ -87,27 +60,61 @@ export const median = (values: ReadonlyArray<number>) => {
 export const range = (values: ReadonlyArray<number>, digits = 0) =>
   `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`
 
-/** A loopback port free now, for a child to listen on. */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
+/**
+ * `convocore sandbox` (the built CLI at `binary`) on free ports, with `env` over this process's; resolves
+ * with the settings it prints (`CONVOCORE_EU_URL`, ...) and a way to stop it.
+ */
+export const startCliSandbox = (binary: string, env: Record<string, string> = {}) =>
+  new Promise<{ readonly env: Record<string, string>; readonly stop: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, [binary, "sandbox", "--port", "0"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "ignore"]
     })
+    children.push(child)
+    let stdout = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+      if (!stdout.includes("CONVOCORE_SANDBOX_ADMIN_URL=") || !stdout.endsWith("\n")) return
+      const settings = Object.fromEntries(
+        stdout
+          .trim()
+          .split("\n")
+          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])
+      )
+      resolve({ env: settings, stop: () => child.kill("SIGTERM") })
+    })
+    child.on("exit", (code) => reject(new Error(`convocore sandbox exited ${code}`)))
   })
 
-/** Resolves once `url` answers 2xx (a child that is listening), asking every 50 ms for 15 s. */
-export const waitFor = async (url: string, init?: RequestInit) => {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const response = await fetch(url, init)
-      await response.arrayBuffer()
-      if (response.ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50))
+/** The built `convocore` entry; the benchmark stops with a hint when it is not built. */
+export const cliBinary = (): string => {
+  const binary = fileURLToPath(new URL("../../apps/cli/dist/convocore.mjs", import.meta.url))
+  if (!Fs.existsSync(binary)) {
+    console.error(`${binary} is missing: build the CLI first (npx -y pnpm@10.34.9 exec turbo run build)`)
+    process.exit(1)
   }
-  throw new Error(`${url} never answered`)
+  return binary
 }
+
+/** A child whose stdout goes to /dev/null (so that it never blocks on a full pipe); killed on exit. */
+export const spawnQuiet = (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {}
+) => {
+  const child = spawn(command, args, {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  children.push(child)
+  return child
+}
+
+/** The sandbox as a child's script: EU and NA listening on `EU_PORT` and `NA_PORT`. */
+export const sandboxScript = `
+import { Sandbox } from "@convocore-effect/sandbox"
+import { Effect, Layer } from "effect"
+const layer = Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: Number(process.env.EU_PORT), na: Number(process.env.NA_PORT) } })
+await Effect.runPromise(Layer.launch(layer))
+`

@@ -4,7 +4,11 @@
  * re-encoding) and the headers say how the answer was made.
  *
  * Cache-Status (RFC 9211), cache name `convocore-gateway`:
- * - `hit; ttl=12`                         fresh entry, no upstream call;
+ * - `hit; ttl=12`                         fresh entry, no upstream call (with Redis, `hit; ttl=12; detail=l1`
+ *                                         from this replica's memory, `detail=l2` from the shared cache);
+ * - `hit; ttl=12; detail=l2-wait`         another replica was fetching it: this request waited for its entry;
+ * - `fwd=stale; ttl=-3; detail=stale-while-revalidate`
+ *                                         a stale entry served at once while one replica refreshes it;
  * - `fwd=miss; stored; ttl=30`            fetched and stored (`fwd=stale` when a stale entry existed,
  *                                         `fwd=request` when the caller sent `Cache-Control: no-cache`);
  * - `fwd=miss; collapsed`                 this request waited on an identical one's upstream call;
@@ -19,7 +23,14 @@ import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/p
 import { Clock, Effect } from "effect"
 import { Caller, GatewayApi } from "./GatewayApi.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
-import { type Coalesced, cacheKey, type Entry, ResponseCache } from "./ResponseCache.js"
+import {
+  type CacheLayer,
+  type Coalesced,
+  cacheKey,
+  type Entry,
+  type Exclusive,
+  ResponseCache
+} from "./ResponseCache.js"
 import { type RegionHealth, Upstream, type UpstreamResult } from "./Upstream.js"
 
 export const cacheName = "convocore-gateway"
@@ -126,12 +137,15 @@ export const ageOf = (entry: Entry, now: number) =>
 
 const ttlOf = (entry: Entry, now: number) => Math.floor((entry.expiresAt - now) / 1000)
 
-/** The `Cache-Status` of a fresh hit. */
-export const hitStatus = (entry: Entry, now: number): string => `${cacheName}; hit; ttl=${ttlOf(entry, now)}`
+/** The `Cache-Status` of a fresh hit; `detail` names the layer when there are two (Redis configured). */
+export const hitStatus = (entry: Entry, now: number, detail?: string): string =>
+  detail === undefined
+    ? `${cacheName}; hit; ttl=${ttlOf(entry, now)}`
+    : `${cacheName}; hit; ttl=${ttlOf(entry, now)}; detail=${detail}`
 
 /** The headers of a fresh cache hit; the fast path (./FastPath.ts) answers with the same ones. */
-export const hitHeaders = (entry: Entry, now: number): Record<string, string> => ({
-  "cache-status": hitStatus(entry, now),
+export const hitHeaders = (entry: Entry, now: number, detail?: string): Record<string, string> => ({
+  "cache-status": hitStatus(entry, now, detail),
   age: ageOf(entry, now)
 })
 
@@ -173,11 +187,14 @@ const failureResponse = (
     : HttpServerResponse.unsafeJson(errorBody(error), { status, headers: { ...headers, ...region } })
 }
 
-interface Fetched {
+interface Called {
   readonly result: UpstreamResult
   readonly stored: boolean
   readonly ttlMs: number
 }
+
+/** This replica's upstream call, or the entry another replica's call stored while this one waited. */
+type Fetched = Exclusive<Called>
 
 export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations", (handlers) =>
   Effect.gen(function* () {
@@ -185,7 +202,7 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
     const upstream = yield* Upstream
     const metrics = yield* GatewayMetrics
 
-    return handlers.handleRaw("getConversation", ({ path }) =>
+    const served = handlers.handleRaw("getConversation", ({ path }) =>
       Effect.gen(function* () {
         const caller = yield* Caller
         const request = yield* HttpServerRequest.HttpServerRequest
@@ -195,10 +212,18 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
         const onlyIfCached = /\bonly-if-cached\b/.test(directives)
         const key = cacheKey(caller.tenant, path.agentId, path.convoId)
 
+        const layerDetail = (layer: CacheLayer) => (cache.shared ? layer : undefined)
+        // Taken before the lookup: an entry another replica stores after this moment is one this request
+        // may take instead of calling (see `exclusive`), even if it lands while the lookup is on its way.
+        const started = yield* Clock.currentTimeMillis
         const before = yield* cache.lookup(key)
         if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
           metrics.cacheEvent("hit")
-          return documentResponse(before.entry, hitHeaders(before.entry, yield* Clock.currentTimeMillis))
+          if (before.layer === "l2") metrics.cacheEvent("hit-l2")
+          return documentResponse(
+            before.entry,
+            hitHeaders(before.entry, yield* Clock.currentTimeMillis, layerDetail(before.layer))
+          )
         }
         // RFC 9111 5.2.1.7: the caller wants a stored answer or none; the upstream is never asked.
         if (onlyIfCached) {
@@ -211,19 +236,50 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
           )
         }
 
-        const fetch: Effect.Effect<Fetched> = Effect.gen(function* () {
-          const result = yield* upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken)
-          if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: cache.ttlMs }
-          const { stored, evicted } = yield* cache.store(key, result)
-          if (stored) metrics.cacheEvent("stored")
-          metrics.cacheEvent("evicted", evicted)
-          return { result, stored, ttlMs: cache.ttlMs }
-        })
+        const call = (noStore: boolean): Effect.Effect<Called> =>
+          Effect.gen(function* () {
+            const result = yield* upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken)
+            if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: cache.ttlMs }
+            const { stored, evicted } = yield* cache.store(key, result)
+            if (stored) metrics.cacheEvent("stored")
+            metrics.cacheEvent("evicted", evicted)
+            return { result, stored, ttlMs: cache.ttlMs }
+          })
+        const now = yield* Clock.currentTimeMillis
+        // One call per key on this replica (`coalesce`), and across replicas for calls that store (`exclusive`).
         // Requests that may store and requests that may not never share a call.
-        const { collapsed, value }: Coalesced<Fetched> = yield* cache.coalesce(
-          `${key}\u0000${noStore}`,
-          fetch
-        )
+        const fetch = (noStore: boolean): Effect.Effect<Coalesced<Fetched>> =>
+          cache.coalesce(
+            `${key}\u0000${noStore}`,
+            noStore
+              ? Effect.map(call(true), (value) => ({ _tag: "Called", value }) as const)
+              : cache.exclusive(key, call(false), started)
+          )
+
+        if (before._tag === "Stale" && !noCache && cache.revalidates(before.entry, now)) {
+          // Served at once; the refresh joins any call for the key in flight here or on another replica.
+          yield* cache.background(fetch(false))
+          metrics.cacheEvent("stale")
+          return documentResponse(before.entry, {
+            "cache-status": cacheStatus(
+              "fwd=stale",
+              `ttl=${ttlOf(before.entry, now)}`,
+              "detail=stale-while-revalidate"
+            ),
+            age: ageOf(before.entry, now)
+          })
+        }
+
+        const { collapsed, value: fetched } = yield* fetch(noStore)
+        if (fetched._tag === "Landed") {
+          metrics.cacheEvent("hit-l2")
+          metrics.cacheEvent("collapsed")
+          return documentResponse(
+            fetched.entry,
+            hitHeaders(fetched.entry, yield* Clock.currentTimeMillis, "l2-wait")
+          )
+        }
+        const value = fetched.value
         metrics.cacheEvent(collapsed ? "collapsed" : "miss")
         const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
         const result = value.result
@@ -244,9 +300,9 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
         const upstreamStatus = upstreamStatusOf(error)
         if (isUnavailable(error)) {
           const fallback = yield* cache.lookup(key)
-          if (fallback._tag !== "Miss") {
+          const now = yield* Clock.currentTimeMillis
+          if (fallback._tag !== "Miss" && cache.servesOnError(fallback.entry, now)) {
             metrics.cacheEvent("stale")
-            const now = yield* Clock.currentTimeMillis
             return documentResponse(fallback.entry, {
               "cache-status": cacheStatus(
                 "fwd=stale",
@@ -274,6 +330,11 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
         }
         return failureResponse(error, result.response, headers)
       })
+    )
+    return served.handle("purgeConversation", ({ path }) =>
+      Effect.flatMap(Caller, (caller) =>
+        Effect.map(cache.purge(cacheKey(caller.tenant, path.agentId, path.convoId)), (purged) => ({ purged }))
+      )
     )
   })
 )

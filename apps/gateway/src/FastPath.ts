@@ -46,6 +46,8 @@ export interface FastPathDeps {
 
 export const make = ({ cache, lifecycle, log, metrics, recordHit, settings }: FastPathDeps): FastPath => {
   const authenticate = makeAuthenticator(settings)
+  // With Redis there are two layers, and `Cache-Status` says this one (memory) answered.
+  const layerDetail = cache.shared ? "l1" : undefined
   return (request, response) => {
     if (request.method !== "GET" || lifecycle.isDraining()) return false
     const url = request.url ?? ""
@@ -73,7 +75,7 @@ export const make = ({ cache, lifecycle, log, metrics, recordHit, settings }: Fa
     const requestId = requestIdOf(
       typeof headers["x-request-id"] === "string" ? headers["x-request-id"] : undefined
     )
-    const cacheStatus = hitStatus(entry, now)
+    const cacheStatus = hitStatus(entry, now, layerDetail)
     // The headers of `documentHeaders(entry, hitHeaders(entry, now))`, as Node's flat list (no object
     // spreads: building them was a tenth of a hit's cost).
     const out = [

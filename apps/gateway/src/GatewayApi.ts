@@ -55,6 +55,9 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("Autho
 
 export const ConversationParams = Schema.Struct({ agentId: Schema.String, convoId: Schema.String })
 
+/** The answer to a purge: whether a copy was cached (in this replica's memory or the shared cache). */
+export const Purged = Schema.Struct({ purged: Schema.Boolean })
+
 export class ConversationsGroup extends HttpApiGroup.make("conversations")
   .add(
     HttpApiEndpoint.get("getConversation", "/v3/agents/:agentId/convos/:convoId")
@@ -74,6 +77,18 @@ export class ConversationsGroup extends HttpApiGroup.make("conversations")
         "Convocore's V3 Get Single Conversation, byte for byte. Response headers: Cache-Status (RFC 9211), " +
           "x-convocore-region (the region that served the document), x-request-id, Age on cached answers, " +
           "and Warning / x-cache-stale when a stale document is served because every region failed."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("purgeConversation", "/cache/v3/agents/:agentId/convos/:convoId")
+      .setPath(ConversationParams)
+      .addSuccess(Purged)
+      .annotate(OpenApi.Summary, "Purge the gateway's cached copy of one conversation (every replica)")
+      .annotate(
+        OpenApi.Description,
+        "Drops the conversation's cache entry for the caller's partition: in forward mode the partition of " +
+          "the bearer token sent (a caller purges only its own copies), in own-key mode the shared one " +
+          "(a configured caller token is required). With Redis, every replica drops its copy before the answer."
       )
   )
   .middleware(Authorization) {}

@@ -38,6 +38,10 @@ export interface GatewaySettings {
     readonly ttlMs: number
     /** How long past its TTL a document may still be served when every region fails; 0 never. */
     readonly staleIfErrorMs: number
+    /** How long past its TTL a document is served at once while one replica refreshes it; 0 never. */
+    readonly staleWhileRevalidateMs: number
+    /** With Redis: how long a miss waits for another replica's call for the same key before calling itself. */
+    readonly lockTimeoutMs: number
   }
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   readonly shutdownTimeoutMs: number
@@ -87,7 +91,9 @@ export const defaults = {
   keepAliveTimeoutMs: 5_000,
   maxRequestsPerSocket: 1_000,
   maxConnections: 4_096,
-  redisCommandTimeoutMs: 250
+  redisCommandTimeoutMs: 250,
+  staleWhileRevalidateMs: 0,
+  cacheLockTimeoutMs: 3_000
 } as const
 
 /** Every variable the gateway itself reads, for `--help`, the README and error messages. */
@@ -111,6 +117,8 @@ export const variables = {
   redisUrl: "GATEWAY_REDIS_URL",
   redisTimeout: "GATEWAY_REDIS_TIMEOUT",
   upstreamRate: "GATEWAY_UPSTREAM_RATE",
+  staleWhileRevalidate: "GATEWAY_STALE_WHILE_REVALIDATE",
+  cacheLockTimeout: "GATEWAY_CACHE_LOCK_TIMEOUT",
   apiKey: "CONVOCORE_API_KEY"
 } as const
 
@@ -138,6 +146,8 @@ export interface RawSettings {
   readonly redisUrl: Redacted.Redacted<string> | undefined
   readonly redisTimeout: string | undefined
   readonly upstreamRate: string | undefined
+  readonly staleWhileRevalidate: string | undefined
+  readonly cacheLockTimeout: string | undefined
   /** Only whether it is set matters here; the client reads its value. */
   readonly apiKeySet: boolean
 }
@@ -164,6 +174,8 @@ export const raw: Config.Config<RawSettings> = Config.all({
   redisUrl: Config.map(Config.option(Config.redacted(variables.redisUrl)), Option.getOrUndefined),
   redisTimeout: optionalString(variables.redisTimeout),
   upstreamRate: optionalString(variables.upstreamRate),
+  staleWhileRevalidate: optionalString(variables.staleWhileRevalidate),
+  cacheLockTimeout: optionalString(variables.cacheLockTimeout),
   apiKeySet: Config.map(
     Config.all([
       Config.option(Config.string(variables.apiKey)),
@@ -242,6 +254,34 @@ const upstreamRate = (input: RawSettings, problems: Array<string>): number | und
     return undefined
   }
   return value
+}
+
+/** Stale-while-revalidate, and the wait of a miss on another replica's call (which needs Redis). */
+const sharedCacheSettings = (
+  input: RawSettings,
+  problems: Array<string>,
+  duration: (name: string, text: string | undefined, fallback: number) => number
+) => {
+  const lockTimeoutMs = duration(
+    variables.cacheLockTimeout,
+    input.cacheLockTimeout,
+    defaults.cacheLockTimeoutMs
+  )
+  if (input.cacheLockTimeout !== undefined && lockTimeoutMs <= 0)
+    problems.push(`${variables.cacheLockTimeout}: must be more than 0`)
+  const redisSet = input.redisUrl !== undefined && Redacted.value(input.redisUrl).trim() !== ""
+  if (input.cacheLockTimeout !== undefined && !redisSet)
+    problems.push(
+      `${variables.cacheLockTimeout} is set, but ${variables.redisUrl} is not: replicas wait on each other only through Redis`
+    )
+  return {
+    staleWhileRevalidateMs: duration(
+      variables.staleWhileRevalidate,
+      input.staleWhileRevalidate,
+      defaults.staleWhileRevalidateMs
+    ),
+    lockTimeoutMs
+  }
 }
 
 /** Validates the raw values; `Left` lists every problem, one message per variable. */
@@ -358,7 +398,8 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
         Number.MAX_SAFE_INTEGER
       ),
       ttlMs: duration(variables.cacheTtl, input.cacheTtl, defaults.cacheTtlMs),
-      staleIfErrorMs: duration(variables.staleIfError, input.staleIfError, defaults.staleIfErrorMs)
+      staleIfErrorMs: duration(variables.staleIfError, input.staleIfError, defaults.staleIfErrorMs),
+      ...sharedCacheSettings(input, problems, duration)
     },
     shutdownTimeoutMs: duration(variables.shutdownTimeout, input.shutdownTimeout, defaults.shutdownTimeoutMs),
     connections: {

@@ -48,6 +48,9 @@ Environment (see README.md for the full table):
   ${variables.apiKey}            own-key mode: the gateway's own Convocore key
   ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
   ${variables.upstreamRate}        requests/s to each upstream region for the whole fleet
+  ${variables.staleWhileRevalidate}
+  ${variables.redisUrl}, ${variables.redisTimeout}, ${variables.cacheLockTimeout}
+                                 several replicas sharing a Redis (cache, one upstream call per document)
   ${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL
   ${variables.headersTimeout}, ${variables.requestTimeout}, ${variables.keepAliveTimeout},
   ${variables.maxRequestsPerSocket}, ${variables.maxConnections}

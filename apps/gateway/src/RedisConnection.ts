@@ -84,8 +84,10 @@ export class RedisConnection extends Context.Tag("@convocore-effect/gateway/Redi
       client.on("error", (error: unknown) => {
         lastError = reasonOf(error)
       })
+      // Set when the scope closes: the connection closed then is the gateway's doing, not Redis's.
+      let closing = false
       client.on("close", () => {
-        if (status === "unavailable") return
+        if (status === "unavailable" || closing) return
         const was = status
         status = "unavailable"
         log(
@@ -123,15 +125,20 @@ export class RedisConnection extends Context.Tag("@convocore-effect/gateway/Redi
       }
 
       yield* Effect.addFinalizer(() =>
-        Effect.forEach(
-          connections,
-          (connection) =>
-            Effect.promise(() => connection.quit().catch(() => "closed")).pipe(
-              Effect.timeout("1 second"),
-              Effect.catchAll(() => Effect.sync(() => connection.disconnect())),
-              Effect.ensuring(Effect.sync(() => connection.disconnect()))
-            ),
-          { discard: true }
+        Effect.zipRight(
+          Effect.sync(() => {
+            closing = true
+          }),
+          Effect.forEach(
+            connections,
+            (connection) =>
+              Effect.promise(() => connection.quit().catch(() => "closed")).pipe(
+                Effect.timeout("1 second"),
+                Effect.catchAll(() => Effect.sync(() => connection.disconnect())),
+                Effect.ensuring(Effect.sync(() => connection.disconnect()))
+              ),
+            { discard: true }
+          )
         )
       )
       return service

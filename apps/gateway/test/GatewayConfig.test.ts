@@ -100,6 +100,28 @@ describe("GatewayConfig", () => {
       ])
   })
 
+  it("reads stale-while-revalidate (off by default) and the lock timeout, which only Redis uses", () => {
+    const settings = Either.getOrThrow(validate(empty))
+    assert.strictEqual(settings.cache.staleWhileRevalidateMs, 0)
+    assert.strictEqual(settings.cache.lockTimeoutMs, 3_000)
+    assert.strictEqual(
+      Either.getOrThrow(validate({ ...empty, staleWhileRevalidate: "1m" })).cache.staleWhileRevalidateMs,
+      60_000
+    )
+    const redisUrl = Redacted.make("redis://cache:6379")
+    assert.strictEqual(
+      Either.getOrThrow(validate({ ...empty, redisUrl, cacheLockTimeout: "500ms" })).cache.lockTimeoutMs,
+      500
+    )
+    assert.deepStrictEqual(problems({ cacheLockTimeout: "2s" }), [
+      "GATEWAY_CACHE_LOCK_TIMEOUT is set, but GATEWAY_REDIS_URL is not: replicas wait on each other only through Redis"
+    ])
+    assert.deepStrictEqual(problems({ redisUrl, cacheLockTimeout: "0" }), [
+      "GATEWAY_CACHE_LOCK_TIMEOUT: must be more than 0"
+    ])
+    assert.match(problems({ staleWhileRevalidate: "soon" })[0] ?? "", /^GATEWAY_STALE_WHILE_REVALIDATE: /)
+  })
+
   it("echoes at most the start of a long value", () => {
     const found = problems({ port: "9".repeat(1_048_576), auth: "a".repeat(1_048_576) })
     assert.strictEqual(found.length, 2)

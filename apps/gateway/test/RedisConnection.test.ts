@@ -49,6 +49,23 @@ describe.skipIf(!redisAvailable)("RedisConnection, against a real redis-server",
     )
   )
 
+  it.live("says nothing about Redis being unreachable when the gateway itself closes the connection", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const server = yield* redisServer()
+        const lines = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const { redis, lines } = yield* connect(server.url)
+            yield* waitForStatus(redis.status, "ready")
+            return lines
+          })
+        )
+        yield* Effect.sleep("50 millis")
+        assert.deepStrictEqual(lines, [`INFO Redis at ${server.url} is connected`])
+      })
+    )
+  )
+
   it.live("fails commands at once while Redis is down, says so once, and reconnects by itself", () =>
     Effect.scoped(
       Effect.gen(function* () {
