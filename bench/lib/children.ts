@@ -95,3 +95,26 @@ export const cliBinary = (): string => {
   }
   return binary
 }
+
+/** A child whose stdout goes to /dev/null (so that it never blocks on a full pipe); killed on exit. */
+export const spawnQuiet = (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {}
+) => {
+  const child = spawn(command, args, {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  children.push(child)
+  return child
+}
+
+/** The sandbox as a child's script: EU and NA listening on `EU_PORT` and `NA_PORT`. */
+export const sandboxScript = `
+import { Sandbox } from "@convocore-effect/sandbox"
+import { Effect, Layer } from "effect"
+const layer = Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: Number(process.env.EU_PORT), na: Number(process.env.NA_PORT) } })
+await Effect.runPromise(Layer.launch(layer))
+`

@@ -64,6 +64,11 @@ export interface GatewaySettings {
   readonly sandbox: boolean
   /** The Redis that replicas share (cache, coalescing, upstream budget); none: every replica on its own. */
   readonly redis: RedisSettings | undefined
+  /**
+   * Requests per second to each upstream region that the whole fleet may send (`GATEWAY_UPSTREAM_RATE`),
+   * shared through Redis when it is configured, else this replica's own; none: the adaptive rate alone.
+   */
+  readonly upstreamRate: number | undefined
 }
 
 export interface RedisSettings {
@@ -115,6 +120,7 @@ export const variables = {
   sandbox: "GATEWAY_SANDBOX",
   redisUrl: "GATEWAY_REDIS_URL",
   redisTimeout: "GATEWAY_REDIS_TIMEOUT",
+  upstreamRate: "GATEWAY_UPSTREAM_RATE",
   staleWhileRevalidate: "GATEWAY_STALE_WHILE_REVALIDATE",
   cacheLockTimeout: "GATEWAY_CACHE_LOCK_TIMEOUT",
   apiKey: "CONVOCORE_API_KEY"
@@ -144,6 +150,7 @@ export interface RawSettings {
   readonly sandbox: string | undefined
   readonly redisUrl: Redacted.Redacted<string> | undefined
   readonly redisTimeout: string | undefined
+  readonly upstreamRate: string | undefined
   readonly staleWhileRevalidate: string | undefined
   readonly cacheLockTimeout: string | undefined
   /** Only whether it is set matters here; the client reads its value. */
@@ -172,6 +179,7 @@ export const raw: Config.Config<RawSettings> = Config.all({
   sandbox: optionalString(variables.sandbox),
   redisUrl: Config.map(Config.option(Config.redacted(variables.redisUrl)), Option.getOrUndefined),
   redisTimeout: optionalString(variables.redisTimeout),
+  upstreamRate: optionalString(variables.upstreamRate),
   staleWhileRevalidate: optionalString(variables.staleWhileRevalidate),
   cacheLockTimeout: optionalString(variables.cacheLockTimeout),
   apiKeySet: Config.map(
@@ -238,6 +246,20 @@ const redisSettings = (
     },
     onRight: ({ location }) => ({ url: Redacted.make(text), location, commandTimeoutMs })
   })
+}
+
+/** A rate in requests per second: a positive, finite number (fractions allowed: 0.5 is one every 2 s). */
+const upstreamRate = (input: RawSettings, problems: Array<string>): number | undefined => {
+  if (input.upstreamRate === undefined) return undefined
+  const text = input.upstreamRate.trim()
+  const value = Number(text)
+  if (text === "" || !Number.isFinite(value) || value <= 0) {
+    problems.push(
+      `${variables.upstreamRate}: ${Excerpt.quote(input.upstreamRate)} is not a positive number of requests per second`
+    )
+    return undefined
+  }
+  return value
 }
 
 /** Stale-while-revalidate, and the wait of a miss on another replica's call (which needs Redis). */
@@ -411,7 +433,8 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
       )
     },
     sandbox,
-    redis: redisSettings(input, problems, duration)
+    redis: redisSettings(input, problems, duration),
+    upstreamRate: upstreamRate(input, problems)
   }
   return problems.length === 0 ? Either.right(settings) : Either.left(problems)
 }

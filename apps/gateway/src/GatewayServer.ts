@@ -107,14 +107,18 @@ export const layerWith = <E>(
   upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
   server: Http.Server
 ) => {
+  // One connection for every part that shares state through Redis: one layer value, so built once.
+  const redis = settings.redis === undefined ? undefined : RedisConnection.layer(settings.redis)
   const services = Layer.mergeAll(
-    ResponseCache.layer.pipe(Layer.provide(sharedCacheOf(settings))),
+    ResponseCache.layer.pipe(Layer.provide(sharedCacheOf(redis))),
     Lifecycle.layer,
     PassThroughService.layer
   ).pipe(
     Layer.provideMerge(upstream),
     Layer.provideMerge(GatewayMetrics.layer),
-    Layer.provideMerge(GatewayConfig.layer(settings))
+    Layer.provideMerge(GatewayConfig.layer(settings)),
+    // The upstream budget finds the connection here (none without GATEWAY_REDIS_URL).
+    Layer.provideMerge(redis ?? Layer.empty)
   )
   return HttpApiBuilder.serve((app) => requestLifecycle(PassThrough.around(app))).pipe(
     // Ids of up to 512 characters, percent-encoded, are longer than the router's default limit of 100; Node
@@ -132,10 +136,8 @@ export const layerWith = <E>(
  * The cache the replicas share: on Redis when `GATEWAY_REDIS_URL` is set, else none (the response cache
  * looks for it with `serviceOption`, hence the `never` output).
  */
-export const sharedCacheOf = (settings: GatewaySettings): Layer.Layer<never> =>
-  settings.redis === undefined
-    ? Layer.empty
-    : RedisSharedCache.layer.pipe(Layer.provide(RedisConnection.layer(settings.redis)))
+export const sharedCacheOf = (redis: Layer.Layer<RedisConnection> | undefined): Layer.Layer<never> =>
+  redis === undefined ? Layer.empty : RedisSharedCache.layer.pipe(Layer.provide(redis))
 
 export interface RunningGateway {
   /** `http://host:port`, the base of every route; Convocore clients use `${url}/v3`. */

@@ -48,6 +48,7 @@ Environment (see README.md for the full table):
   ${variables.apiKey}            own-key mode: the gateway's own Convocore key
   ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
   ${variables.listCacheTtl}         how long a page of an agent's conversation list is cached (default 5s)
+  ${variables.upstreamRate}        requests/s to each upstream region for the whole fleet
   ${variables.staleWhileRevalidate}
   ${variables.redisUrl}, ${variables.redisTimeout}, ${variables.cacheLockTimeout}
                                  several replicas sharing a Redis (cache, one upstream call per document)

@@ -28,6 +28,7 @@ import { HttpClient, HttpClientRequest, type HttpMethod } from "@effect/platform
 import { Clock, Context, Effect, Either, FiberRef, Layer, type Redacted, type Stream } from "effect"
 import { GatewayMetrics, type RegionGauge } from "./GatewayMetrics.js"
 import { currentRequestId } from "./Lifecycle.js"
+import * as UpstreamBudget from "./UpstreamBudget.js"
 
 export type UpstreamResult =
   | {
@@ -285,8 +286,9 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
   ) => {
     const config = Layer.succeed(ConvocoreConfig, settings)
     const breaker = CircuitBreaker.Default.pipe(Layer.provide(config))
+    const rate = UpstreamBudget.layer.pipe(Layer.provide(config))
     const resilient = ResilientHttpClient.DefaultWithoutDependencies.pipe(
-      Layer.provide([breaker, transport, config])
+      Layer.provide([breaker, rate, transport, config])
     )
     const convocore = Convocore.DefaultWithoutDependencies.pipe(Layer.provide([resilient, config]))
     return Upstream.layerFromClient.pipe(Layer.provide([convocore, resilient, breaker, config, transport]))

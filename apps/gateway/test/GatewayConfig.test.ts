@@ -100,6 +100,18 @@ describe("GatewayConfig", () => {
     ])
   })
 
+  it("reads GATEWAY_UPSTREAM_RATE as a positive number of requests per second", () => {
+    const rate = (upstreamRate: string) =>
+      Either.getOrThrow(validate({ ...empty, upstreamRate })).upstreamRate
+    assert.isUndefined(Either.getOrThrow(validate(empty)).upstreamRate)
+    assert.strictEqual(rate("45"), 45)
+    assert.strictEqual(rate(" 0.5 "), 0.5)
+    for (const bad of ["0", "-3", "fast", "", "Infinity", "45/s"])
+      assert.deepStrictEqual(problems({ upstreamRate: bad }), [
+        `GATEWAY_UPSTREAM_RATE: ${JSON.stringify(bad)} is not a positive number of requests per second`
+      ])
+  })
+
   it("reads stale-while-revalidate (off by default) and the lock timeout, which only Redis uses", () => {
     const settings = Either.getOrThrow(validate(empty))
     assert.strictEqual(settings.cache.staleWhileRevalidateMs, 0)

@@ -26,13 +26,25 @@ export interface RateStats {
   readonly accepted: number
 }
 
-const statsOf = (state: AdaptiveRate.RateState, maxRate: number | undefined): RateStats => {
+/** A region's stats from its state under the ceiling. */
+export const statsOf = (state: AdaptiveRate.RateState, maxRate: number | undefined): RateStats => {
   const rate = AdaptiveRate.effective(state, maxRate)
   return {
     rate: rate === Number.POSITIVE_INFINITY ? undefined : rate,
     sent: state.sent,
     throttled: state.throttled,
     accepted: state.accepted
+  }
+}
+
+/** Every region's sums; `rate` is the slowest paced region's. */
+export const totalOf = (all: ReadonlyArray<RateStats>): RateStats => {
+  const rates = all.flatMap((s) => (s.rate === undefined ? [] : [s.rate]))
+  return {
+    rate: rates.length === 0 ? undefined : Math.min(...rates),
+    sent: all.reduce((sum, s) => sum + s.sent, 0),
+    throttled: all.reduce((sum, s) => sum + s.throttled, 0),
+    accepted: all.reduce((sum, s) => sum + s.accepted, 0)
   }
 }
 
@@ -109,17 +121,7 @@ export const makeController = (maxRate: number | undefined) => {
   }
 
   const stats = (target: Target): RateStats => statsOf(get(target), maxRate)
-  /** Every region's sums; `rate` is the slowest paced region's. */
-  const total = (): RateStats => {
-    const all = [...states.values()].map((state) => statsOf(state, maxRate))
-    const rates = all.flatMap((s) => (s.rate === undefined ? [] : [s.rate]))
-    return {
-      rate: rates.length === 0 ? undefined : Math.min(...rates),
-      sent: all.reduce((sum, s) => sum + s.sent, 0),
-      throttled: all.reduce((sum, s) => sum + s.throttled, 0),
-      accepted: all.reduce((sum, s) => sum + s.accepted, 0)
-    }
-  }
+  const total = (): RateStats => totalOf([...states.values()].map((state) => statsOf(state, maxRate)))
   /** A region's whole state, plain JSON: for a fleet to share (issue 13). */
   const snapshot = (target: Target): Option.Option<AdaptiveRate.RateState> =>
     Option.fromNullable(states.get(target))

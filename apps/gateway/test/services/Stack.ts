@@ -35,6 +35,7 @@ export const nothingSet: RawSettings = {
   sandbox: undefined,
   redisUrl: undefined,
   redisTimeout: undefined,
+  upstreamRate: undefined,
   staleWhileRevalidate: undefined,
   cacheLockTimeout: undefined,
   apiKeySet: false
@@ -74,30 +75,43 @@ export const fetchRaw = async (
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
+/** The sandbox's EU and NA listeners on loopback ports, for the life of the scope. */
+export const startSandbox = (options: Sandbox.SandboxOptions = {}) =>
+  Effect.map(Layer.build(Sandbox.layerListening({ ...options, host: "127.0.0.1", port: 0 })), (context) => ({
+    sandbox: Context.get(context, Sandbox.Sandbox),
+    listening: Context.get(context, Sandbox.Listening)
+  }))
+
+/** Gateway settings on a free loopback port, over an environment that sets nothing else. */
+export const gatewaySettings = (gateway: Partial<RawSettings> = {}) =>
+  Either.getOrThrowWith(validate({ ...unset, ...gateway }), (problems) => new Error(problems.join("; ")))
+
+/**
+ * The client's settings over the sandbox, with test defaults (short backoff, so failover tests take no
+ * seconds). Forward mode, as the gateway runs it: no key of its own, every call carries the caller's token.
+ */
+export const clientSettings = (
+  listening: Sandbox.Listening["Type"],
+  client: Partial<ConvocoreConfigInput> = {}
+) =>
+  ConvocoreConfig.make(
+    {
+      euUrl: listening.urls.eu,
+      naUrl: listening.urls.na,
+      backoffBase: 5,
+      backoffMax: 20,
+      attemptTimeout: 3_000,
+      deadline: 8_000,
+      ...client
+    },
+    { keyRequired: false }
+  )
+
 export const startStack = (options: StackOptions = {}) =>
   Effect.gen(function* () {
-    const sandboxContext = yield* Layer.build(
-      Sandbox.layerListening({ ...options.sandbox, host: "127.0.0.1", port: 0 })
-    )
-    const sandbox = Context.get(sandboxContext, Sandbox.Sandbox)
-    const listening = Context.get(sandboxContext, Sandbox.Listening)
-    const settings = Either.getOrThrowWith(
-      validate({ ...unset, ...options.gateway }),
-      (problems) => new Error(problems.join("; "))
-    )
-    // Forward mode, as the gateway runs it: no key of its own, every call carries the caller's token.
-    const client = yield* ConvocoreConfig.make(
-      {
-        euUrl: listening.urls.eu,
-        naUrl: listening.urls.na,
-        backoffBase: 5,
-        backoffMax: 20,
-        attemptTimeout: 3_000,
-        deadline: 8_000,
-        ...options.client
-      },
-      { keyRequired: false }
-    )
+    const { sandbox, listening } = yield* startSandbox(options.sandbox)
+    const settings = gatewaySettings(options.gateway)
+    const client = yield* clientSettings(listening, options.client)
     // Handler fibers inherit the logger settings of the fiber that starts the server: quiet by default.
     const requestLines: Array<Record<string, unknown>> = []
     const gateway = yield* options.logRequests === true
