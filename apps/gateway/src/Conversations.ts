@@ -17,7 +17,7 @@ import type { Received } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Clock, Effect } from "effect"
-import { Caller, GatewayApi } from "./GatewayApi.js"
+import { Caller, type CallerInfo, GatewayApi } from "./GatewayApi.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { type Coalesced, cacheKey, type Entry, ResponseCache } from "./ResponseCache.js"
 import { type RegionHealth, Upstream, type UpstreamResult } from "./Upstream.js"
@@ -179,17 +179,35 @@ interface Fetched {
   readonly ttlMs: number
 }
 
-export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations", (handlers) =>
+/** The route's ids, as the router decoded them from the path. */
+export interface ConversationPath {
+  readonly agentId: string
+  readonly convoId: string
+}
+
+/**
+ * The route's answer to `caller` for `path`, given the caller's `Cache-Control` (if any): what both the
+ * `HttpApi` route below and the fast path of ./FastPath.ts serve.
+ */
+export type ConversationAnswer = (
+  caller: CallerInfo,
+  path: ConversationPath,
+  cacheControl: string | undefined
+) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+
+export const makeConversationAnswer = (): Effect.Effect<
+  ConversationAnswer,
+  never,
+  ResponseCache | Upstream | GatewayMetrics
+> =>
   Effect.gen(function* () {
     const cache = yield* ResponseCache
     const upstream = yield* Upstream
     const metrics = yield* GatewayMetrics
 
-    return handlers.handleRaw("getConversation", ({ path }) =>
+    return (caller, path, cacheControl) =>
       Effect.gen(function* () {
-        const caller = yield* Caller
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const directives = (request.headers["cache-control"] ?? "").toLowerCase()
+        const directives = (cacheControl ?? "").toLowerCase()
         const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
         const noStore = /\bno-store\b/.test(directives)
         const onlyIfCached = /\bonly-if-cached\b/.test(directives)
@@ -274,6 +292,16 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
         }
         return failureResponse(error, result.response, headers)
       })
-    )
   })
+
+export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations", (handlers) =>
+  Effect.map(makeConversationAnswer(), (answer) =>
+    handlers.handleRaw("getConversation", ({ path }) =>
+      Effect.flatMap(Caller, (caller) =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          answer(caller, path, request.headers["cache-control"])
+        )
+      )
+    )
+  )
 )
