@@ -305,12 +305,9 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const byDeadline = remaining <= attemptTimeoutMs
               const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
               const limit: AttemptLimit.AttemptLimit = { ms: limitMs, honoured: false }
-              const exchange = Effect.locally(
-                Effect.flatMap(transport.execute(requestFor(target, call, options)), (response) =>
-                  Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
-                ),
-                AttemptLimit.currentAttemptLimit,
-                limit
+              const exchange = Effect.flatMap(
+                transport.execute(requestFor(target, call, options)),
+                (response) => Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
               )
               const timeout = () =>
                 withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
@@ -338,37 +335,27 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 return settle(at, startMs, result)
               }
               // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does.
-              const attempt = (
-                transportTimesAttempts
-                  ? Effect.matchEffect(exchange, {
-                      onSuccess: (exchanged) => settled(answered(exchanged)),
-                      onFailure: (error) => settled(failed(error))
-                    })
-                  : Effect.flatMap(
-                      timer.timeoutOption(Effect.either(exchange), limitMs),
-                      Option.match({
-                        onNone: () => settled(timeout()),
-                        onSome: Either.match({
-                          onLeft: (error) => settled(failed(error)),
-                          onRight: (exchanged) => settled(answered(exchanged))
-                        })
-                      })
-                    )
-              ).pipe(
-                Effect.onInterrupt(() =>
-                  Effect.sync(() => {
-                    transportTimesAttempts = limit.honoured
-                    const now = clock.unsafeCurrentTimeMillis()
-                    trail.push({
-                      region: target,
-                      attempt: at.attempt,
-                      outcome: "interrupted",
-                      ms: now - startMs
-                    })
-                    breaker.unsafe.record(target, "neutral", now)
+              const timed = transportTimesAttempts
+                ? Effect.matchEffect(exchange, {
+                    onSuccess: (exchanged) => settled(answered(exchanged)),
+                    onFailure: (error) => settled(failed(error))
                   })
-                )
-              )
+                : Effect.flatMap(
+                    timer.timeoutOption(Effect.either(exchange), limitMs),
+                    Option.match({
+                      onNone: () => settled(timeout()),
+                      onSome: Either.match({
+                        onLeft: (error) => settled(failed(error)),
+                        onRight: (exchanged) => settled(answered(exchanged))
+                      })
+                    })
+                  )
+              const attempt = AttemptLimit.offer(limit, timed, () => {
+                transportTimesAttempts = limit.honoured
+                const now = clock.unsafeCurrentTimeMillis()
+                trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
+                breaker.unsafe.record(target, "neutral", now)
+              })
               return Spans.whenTraced(
                 "Convocore.attempt",
                 {
