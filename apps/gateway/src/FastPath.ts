@@ -16,7 +16,7 @@
  */
 import type * as Http from "node:http"
 import type { HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Either, FiberId, Redacted, Runtime } from "effect"
+import { Cause, Effect, Either, FiberId, FiberRef, Redacted, Runtime } from "effect"
 import { makeAuthenticator } from "./CallerAuth.js"
 import { ageOf, type ConversationAnswer, hitStatus, regionHeader } from "./Conversations.js"
 import type { GatewaySettings } from "./GatewayConfig.js"
@@ -121,11 +121,11 @@ export const make = ({
         ? Effect.void
         : Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId: call.requestId }))
     }
+    // The fiber is this request's own: its request id is set for good, with nothing to restore.
     const fiber = Runtime.runFork(runtime)(
       Effect.zipRight(
-        lifecycle.enter,
+        Effect.zipRight(FiberRef.set(currentRequestId, call.requestId), lifecycle.enter),
         answer(call.caller, call.path, undefined).pipe(
-          Effect.locally(currentRequestId, call.requestId),
           Effect.matchCauseEffect({
             onSuccess: (answered) => Effect.sync(() => write(answered)),
             onFailure: failed
