@@ -9,7 +9,9 @@
  *   cd bench && npx tsx cli.bench.ts        (build first: the entry is apps/cli/dist/convocore.mjs)
  *
  * BENCH_CLI_SIZES (default 10000,100000), BENCH_CLI_RUNS (cold-start runs, default 15),
- * BENCH_CLI_COLD_START_ONLY=1 (measure the cold start alone: no sandbox, no export).
+ * BENCH_CLI_COLD_START_ONLY=1 (measure the cold start alone: no sandbox, no export),
+ * BENCH_CLI_BASELINE=/path/to/other/dist/convocore.mjs (another build's entry, e.g. main's copied aside:
+ * its cold start is measured in the same runs, interleaved, for an A/B comparison).
  *
  * The ids cycle over 4,000 distinct conversations, which the sandbox keeps in its response cache after a
  * warm-up pass, so that both exporters are measured rather than the sandbox's document generation.
@@ -22,13 +24,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { cliBinary, startCliSandbox } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
-const binary = fileURLToPath(new URL("../apps/cli/dist/convocore.mjs", import.meta.url))
-if (!Fs.existsSync(binary)) {
-  console.error(`${binary} is missing: build the CLI first (npx -y pnpm@10.34.9 exec turbo run build)`)
-  process.exit(1)
-}
+const binary = cliBinary()
 const sizes = (process.env.BENCH_CLI_SIZES ?? "10000,100000").split(",").map(Number)
 const runs = Number(process.env.BENCH_CLI_RUNS ?? 15)
 const coldStartOnly = process.env.BENCH_CLI_COLD_START_ONLY === "1"
@@ -79,10 +78,18 @@ const nodeLines: ReadonlyArray<NodeLine> = [
   },
   { label: `Node ${node24Version}, no compile cache`, node: node24, env: { NODE_DISABLE_COMPILE_CACHE: "1" } }
 ]
+const baseline = process.env.BENCH_CLI_BASELINE
+const commandsOf = (entry: string, suffix: string): Array<readonly [string, ReadonlyArray<string>]> => [
+  [`convocore --help${suffix}`, [entry, "--help"]],
+  [
+    `convocore conversations get --sandbox${suffix}`,
+    [entry, "conversations", "get", agent, "convo456", "--sandbox"]
+  ]
+]
 const commands: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["node -e 0", ["-e", "0"]],
-  ["convocore --help", [binary, "--help"]],
-  ["convocore conversations get --sandbox", [binary, "conversations", "get", agent, "convo456", "--sandbox"]]
+  ...commandsOf(binary, ""),
+  ...(baseline === undefined ? [] : commandsOf(Path.resolve(baseline), " (baseline)"))
 ]
 
 /**
@@ -239,28 +246,7 @@ const countLines = (path: string): number => {
   return count
 }
 
-/** `convocore sandbox` on free ports; resolves with the settings it prints. */
-const startSandbox = () =>
-  new Promise<{ readonly env: Record<string, string>; readonly stop: () => void }>((resolve, reject) => {
-    const child = spawn(process.execPath, [binary, "sandbox", "--port", "0"], {
-      stdio: ["ignore", "pipe", "ignore"]
-    })
-    let stdout = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk
-      if (!stdout.includes("CONVOCORE_SANDBOX_ADMIN_URL=") || !stdout.endsWith("\n")) return
-      const env = Object.fromEntries(
-        stdout
-          .trim()
-          .split("\n")
-          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])
-      )
-      resolve({ env, stop: () => child.kill("SIGTERM") })
-    })
-    child.on("exit", (code) => reject(new Error(`convocore sandbox exited ${code}`)))
-  })
-
-const sandbox = await startSandbox()
+const sandbox = await startCliSandbox(binary)
 const rows: Array<Array<string>> = []
 try {
   const pool = Array.from({ length: distinctIds }, (_, i) => `bench-${i}`)

@@ -25,32 +25,19 @@
  * which a busy machine disturbs far less than requests per second.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { createServer } from "node:net"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
+import {
+  autocannon,
+  checkClean as check,
+  cpuSeconds,
+  freePort,
+  type RequestSpec,
+  type LoadResult as Result,
+  rssMb,
+  waitFor
+} from "./lib/http-load.js"
 import { machine, table } from "./lib/report.js"
-
-interface Result {
-  readonly requests: { readonly average: number; readonly total: number }
-  readonly latency: { readonly p50: number; readonly p99: number; readonly average: number }
-  readonly non2xx: number
-  readonly errors: number
-  readonly timeouts: number
-}
-interface RequestSpec {
-  readonly setupRequest?: (request: { path: string }) => { path: string }
-}
-type Autocannon = (options: {
-  readonly url: string
-  readonly connections: number
-  readonly duration: number
-  readonly headers?: Record<string, string>
-  readonly requests?: ReadonlyArray<RequestSpec>
-}) => Promise<Result>
-// autocannon ships no types; this is the part of its API the benchmark uses.
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon
 
 const connections = 32
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10)
@@ -70,29 +57,6 @@ const children: Array<ChildProcess> = []
 process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL")
 })
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
-const waitFor = async (url: string, init?: RequestInit) => {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const response = await fetch(url, init)
-      await response.arrayBuffer()
-      if (response.ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`${url} never answered`)
-}
 
 /** A child node process; its stdout goes to /dev/null so that it never blocks on a full pipe. */
 const run = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = benchDir) => {
@@ -140,20 +104,6 @@ const startGateway = async (
   return { child, url }
 }
 
-const rssMb = (pid: number): number => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1] ?? Number.NaN)
-  return kb / 1024
-}
-
-/** Seconds of CPU (user + system) a process has used so far; undefined where /proc is not there. */
-const cpuSeconds = (pid: number | undefined): number | undefined => {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined
-  // Fields 14 and 15 (utime, stime) in clock ticks, counted after the parenthesised command name.
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
 interface Run {
   readonly name: string
   readonly result: Result
@@ -193,12 +143,6 @@ const load = (
     }
     return result
   })
-}
-
-const check = (name: string, result: Result) => {
-  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0)
-    throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`)
-  return result
 }
 
 const cycling = (): ReadonlyArray<RequestSpec> => {

@@ -1,15 +1,57 @@
 /**
- * Bundles the CLI with esbuild's code splitting: dist/convocore.mjs is the entry (the command tree,
- * all that `--help`, `--version` and the completions load), and each command with the client, the
- * sandbox and the output libraries is a chunk in dist/chunks/, loaded by the `import()`s of
+ * Bundles the CLI with esbuild's code splitting: dist/convocore.mjs is the entry (the help pages and
+ * their layout: all that `--help` and `--version` load), the program (src/Main.ts: the command tree
+ * and @effect/cli) is a chunk it imports for any other command line, and each command with the client,
+ * the sandbox and the output libraries is a chunk in dist/chunks/, loaded by the `import()`s of
  * src/Commands.ts when that command runs. Modules both sides use land in shared chunks, so nothing is
  * bundled twice. Source maps sit beside each file (`node --enable-source-maps` reads them).
  */
-import { chmod, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises"
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises"
+import * as Os from "node:os"
 import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
 import { build } from "esbuild"
 
 const outdir = "dist"
+
+/**
+ * The help pages of every command, as src/HelpDocument.ts reads them from @effect/cli's descriptors of
+ * the command tree (src/Cli.ts): bundled on their own (the commands' `import()`s left out, never run)
+ * and run once here.
+ */
+const readHelpPages = async () => {
+  const bundled = await build({
+    stdin: {
+      contents:
+        'import { tree } from "./src/Cli.js"; import { pagesOf } from "./src/HelpDocument.js"; export default pagesOf(tree)',
+      resolveDir: import.meta.dirname,
+      loader: "ts"
+    },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    logLevel: "warning",
+    write: false,
+    plugins: [
+      {
+        name: "commands-left-out",
+        setup: (build) =>
+          build.onResolve({ filter: /.*/ }, (args) =>
+            args.kind === "dynamic-import" ? { path: args.path, external: true } : undefined
+          )
+      }
+    ]
+  })
+  const directory = await mkdtemp(Path.join(Os.tmpdir(), "convocore-help-"))
+  try {
+    const file = Path.join(directory, "pages.mjs")
+    await writeFile(file, bundled.outputFiles[0].contents)
+    return (await import(pathToFileURL(file).href)).default
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+}
+const helpPages = await readHelpPages()
 
 const result = await build({
   entryPoints: { convocore: "src/bin.ts" },
@@ -29,6 +71,21 @@ const result = await build({
   logLevel: "warning",
   write: false,
   // A few dependencies are CommonJS (undici, cli-progress): their `require` calls need a real one.
+  plugins: [
+    {
+      name: "help-pages",
+      setup: (build) => {
+        build.onResolve({ filter: /^convocore:help-pages$/ }, (args) => ({
+          path: args.path,
+          namespace: "help-pages"
+        }))
+        build.onLoad({ filter: /.*/, namespace: "help-pages" }, () => ({
+          contents: JSON.stringify(helpPages),
+          loader: "json"
+        }))
+      }
+    }
+  ],
   banner: {
     js: 'import { createRequire as __convocoreRequire } from "node:module"; const require = __convocoreRequire(import.meta.url);'
   }

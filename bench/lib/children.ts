@@ -4,6 +4,7 @@
  * benchmark exits, after an error too.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { seedExampleResponse } from "@convocore-effect/schema"
 
@@ -58,3 +59,39 @@ export const median = (values: ReadonlyArray<number>) => {
 
 export const range = (values: ReadonlyArray<number>, digits = 0) =>
   `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`
+
+/**
+ * `convocore sandbox` (the built CLI at `binary`) on free ports, with `env` over this process's; resolves
+ * with the settings it prints (`CONVOCORE_EU_URL`, ...) and a way to stop it.
+ */
+export const startCliSandbox = (binary: string, env: Record<string, string> = {}) =>
+  new Promise<{ readonly env: Record<string, string>; readonly stop: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, [binary, "sandbox", "--port", "0"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "ignore"]
+    })
+    children.push(child)
+    let stdout = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+      if (!stdout.includes("CONVOCORE_SANDBOX_ADMIN_URL=") || !stdout.endsWith("\n")) return
+      const settings = Object.fromEntries(
+        stdout
+          .trim()
+          .split("\n")
+          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)])
+      )
+      resolve({ env: settings, stop: () => child.kill("SIGTERM") })
+    })
+    child.on("exit", (code) => reject(new Error(`convocore sandbox exited ${code}`)))
+  })
+
+/** The built `convocore` entry; the benchmark stops with a hint when it is not built. */
+export const cliBinary = (): string => {
+  const binary = fileURLToPath(new URL("../../apps/cli/dist/convocore.mjs", import.meta.url))
+  if (!Fs.existsSync(binary)) {
+    console.error(`${binary} is missing: build the CLI first (npx -y pnpm@10.34.9 exec turbo run build)`)
+    process.exit(1)
+  }
+  return binary
+}

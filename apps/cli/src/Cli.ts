@@ -90,6 +90,12 @@ const exportCommand = Command.make(
       Options.withPseudoName("FILE|-"),
       Options.withDescription(
         "File of conversation ids, one per line (blank lines skipped, a repeated id exported once); - reads stdin"
+      ),
+      Options.optional
+    ),
+    all: Options.boolean("all").pipe(
+      Options.withDescription(
+        "Export every conversation the agent lists (instead of --ids), following the list's cursor page by page"
       )
     ),
     format: Options.choice("format", ["ndjson", "csv"]).pipe(
@@ -99,7 +105,9 @@ const exportCommand = Command.make(
     output: Options.text("output").pipe(
       Options.withPseudoName("FILE"),
       Options.withAlias("o"),
-      Options.withDescription("Write to this file (default stdout); needed for --resume"),
+      Options.withDescription(
+        "Write to this file (default stdout); needed for --resume. Locked while an export writes it: a second export into it is refused"
+      ),
       Options.optional
     ),
     concurrency: Options.integer("concurrency").pipe(
@@ -113,7 +121,7 @@ const exportCommand = Command.make(
     ),
     resume: Options.boolean("resume").pipe(
       Options.withDescription(
-        "Continue an interrupted export into --output: skip ids already written, append the rest"
+        "Continue an interrupted export into --output: skip ids already written, append the rest (with --all, list from where it stopped). Ids that failed for good (invalid, bad request, not found) are not retried. Refused if the file holds another format, agent, source or --fields"
       )
     ),
     force: Options.boolean("force").pipe(
@@ -128,7 +136,7 @@ const exportCommand = Command.make(
     Effect.flatMap(Effect.promise(Commands.ExportConversations), (command) => command.run(flags))
 ).pipe(
   Command.withDescription(
-    "Export many conversations of one agent to NDJSON or CSV, with bounded memory. Failed ids are listed at the end (exit 8)"
+    "Export many conversations of one agent to NDJSON or CSV, from --ids or --all, with bounded memory. Failed ids are listed at the end (exit 8), split into those worth a --resume and those that will fail again"
   )
 )
 

@@ -2,9 +2,20 @@
  * The `Convocore` service as the shared flags ask for it: against the real API (flags over environment
  * variables, through the client's own configuration) or, with `--sandbox`, against an in-process sandbox.
  */
-import { Convocore, ConvocoreConfig, type GivenSettings } from "@convocore-effect/client"
+import {
+  CircuitBreaker,
+  Convocore,
+  ConvocoreConfig,
+  type GivenSettings,
+  RateController,
+  ResilientHttpClient
+} from "@convocore-effect/client"
 import * as TelemetryConfig from "@convocore-effect/client/TelemetryConfig"
-import { Fixtures, InProcess, Sandbox } from "@convocore-effect/sandbox"
+// Module by module, not the package index: the index also names the listeners, whose \`node:http\` import
+// the bundle would keep (an external module may have side effects), and that import loads Node's undici.
+import * as Fixtures from "@convocore-effect/sandbox/Fixtures"
+import * as InProcess from "@convocore-effect/sandbox/InProcess"
+import * as Sandbox from "@convocore-effect/sandbox/Sandbox"
 import { ConfigError, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { UsageError } from "./CliError.js"
 import type { SharedFlags } from "./Flags.js"
@@ -44,7 +55,16 @@ const given = (flags: SharedFlags): GivenSettings => ({
   deadline: Option.getOrUndefined(flags.deadline)
 })
 
-const remote = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> => {
+/** The client as `Convocore.Default` builds it, with its rate controller beside it: an export reports its totals. */
+const client = Convocore.DefaultWithoutDependencies.pipe(
+  Layer.provide(ResilientHttpClient.DefaultWithoutDependencies),
+  Layer.provide(CircuitBreaker.Default),
+  Layer.provideMerge(RateController.Default)
+)
+
+export type Client = Convocore | RateController
+
+const remote = (flags: SharedFlags): Layer.Layer<Client, UsageError> => {
   const config = ConvocoreConfig.layerConfigWith(given(flags)).pipe(Layer.mapError(usageErrorOf))
   // The client's own undici transport: measurably cheaper per request than the generic platform ones.
   // Imported here only: loading undici (which also wakes Node's own fetch) is not paid by --sandbox.
@@ -54,10 +74,10 @@ const remote = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> => {
       (UndiciTransport) => UndiciTransport.layer
     )
   )
-  return Convocore.Default.pipe(Layer.provide(config), Layer.provide(transport))
+  return client.pipe(Layer.provide(config), Layer.provide(transport))
 }
 
-const inProcess = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
+const inProcess = (flags: SharedFlags): Layer.Layer<Client, UsageError> =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const options = yield* Effect.mapError(Sandbox.optionsConfig, usageErrorOf)
@@ -71,7 +91,7 @@ const inProcess = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
       const sandbox = Sandbox.layerInProcess(options).pipe(
         Layer.mapError((error) => new UsageError({ message: error.message }))
       )
-      return Convocore.Default.pipe(Layer.provide(config), Layer.provide(sandbox))
+      return client.pipe(Layer.provide(config), Layer.provide(sandbox))
     })
   )
 
@@ -88,5 +108,5 @@ const telemetry = (): Layer.Layer<never> =>
     onProblems: (message) => Output.stderr(`convocore: ${message}\n`)
   })
 
-export const layer = (flags: SharedFlags): Layer.Layer<Convocore, UsageError> =>
+export const layer = (flags: SharedFlags): Layer.Layer<Client, UsageError> =>
   (flags.sandbox ? inProcess(flags) : remote(flags)).pipe(Layer.provideMerge(telemetry()))

@@ -1,30 +1,35 @@
 /**
- * `convocore conversations export <agentId> --ids FILE|-`: many conversations, `--concurrency` at a
- * time, each written as soon as it arrives (NDJSON or CSV), so memory holds only what is in flight.
- * A failed id does not stop the export: failures are listed at the end and the exit code is 8.
+ * `convocore conversations export <agentId> --ids FILE|- | --all`: many conversations, `--concurrency`
+ * at a time, each written as soon as it arrives (NDJSON or CSV), so memory holds only what is in flight.
+ * The ids come from a file or the agent's listing (./ExportSource.ts). A failed id does not stop the
+ * export: failures are listed at the end and the exit code is 8.
  */
-import * as Fs from "node:fs"
-import * as Path from "node:path"
-import { Convocore } from "@convocore-effect/client"
+import { Convocore, RateController } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
-import { Effect, Either, Option, Stream } from "effect"
-import { InternalError, PartialExport, UsageError } from "./CliError.js"
+import { Clock, Effect, Either, Option, Stream } from "effect"
+import { type InternalError, PartialExport, UsageError } from "./CliError.js"
 import * as Connection from "./Connection.js"
 import * as CsvRecord from "./CsvRecord.js"
 import { jsonLine } from "./DocumentOutput.js"
 import * as ErrorReport from "./ErrorReport.js"
 import { ExitWith, ofError } from "./ExitCode.js"
+import * as ExportFailures from "./ExportFailures.js"
 import * as ExportMetrics from "./ExportMetrics.js"
+import * as ExportSink from "./ExportSink.js"
+import * as ExportSource from "./ExportSource.js"
+import * as ExportSummary from "./ExportSummary.js"
 import * as FieldPaths from "./FieldPaths.js"
 import type { SharedFlags } from "./Flags.js"
 import * as IdSource from "./IdSource.js"
 import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
-import * as ResumableOutput from "./ResumableOutput.js"
 
 export interface ExportFlags extends SharedFlags {
   readonly agentId: string
-  readonly ids: string
+  /** The ids file (`-`: stdin); none with `--all`. */
+  readonly ids: Option.Option<string>
+  /** Every conversation the agent lists. */
+  readonly all: boolean
   readonly format: "ndjson" | "csv"
   readonly output: Option.Option<string>
   readonly concurrency: number
@@ -36,68 +41,24 @@ export interface ExportFlags extends SharedFlags {
   readonly force: boolean
 }
 
-/** The file a path names, links followed; the path itself when nothing is there yet. */
-const fileOf = (path: string) => (Fs.existsSync(path) ? Fs.realpathSync(path) : Path.resolve(path))
-
 /** Refusals (401/403) in a row, no document between them, after which an export stops. */
 const refusalsThatStop = 3
 
-/** Failures kept for the final listing; past this only their number is. */
-const listedFailures = 1000
-
-interface Sink {
-  readonly done: ReadonlySet<string>
-  readonly write: (record: string, id: string | null) => Effect.Effect<void, InternalError>
-  readonly close: Effect.Effect<void>
-}
-
-const ioError = (cause: unknown) =>
-  new InternalError({
-    message: `cannot write the export: ${cause instanceof Error ? cause.message : String(cause)}`
-  })
-
-const openSink = (
-  flags: ExportFlags,
-  header: string | undefined
-): Effect.Effect<Sink, UsageError | InternalError> =>
-  Option.match(flags.output, {
+/** `--ids` or `--all`, exactly one. */
+const idsSource = (flags: ExportFlags): Effect.Effect<string | undefined, UsageError> =>
+  Option.match(flags.ids, {
     onNone: () =>
-      flags.resume
-        ? Effect.fail(new UsageError({ message: "--resume needs --output FILE: stdout cannot be resumed" }))
-        : Effect.as(header === undefined ? Effect.void : Output.stdout(header), {
-            done: new Set<string>(),
-            write: (record: string) => Output.stdout(record),
-            close: Effect.void
-          }),
-    onSome: (path) =>
-      Effect.try({
-        try: () => {
-          // Opening the output would empty the ids before they are read.
-          if (flags.ids !== "-" && fileOf(flags.ids) === fileOf(path))
-            throw new UsageError({
-              message: `--output ${path} is the --ids file: write the export elsewhere`
+      flags.all
+        ? Effect.succeed(undefined)
+        : Effect.fail(
+            new UsageError({
+              message: "export needs --ids FILE (or - for stdin), or --all for every conversation"
             })
-          return ResumableOutput.open(path, { resume: flags.resume, force: flags.force, header })
-        },
-        catch: (cause) =>
-          cause instanceof UsageError
-            ? cause
-            : new UsageError({
-                message: `cannot open --output ${path}: ${cause instanceof Error ? cause.message : String(cause)}`
-              })
-      }).pipe(
-        Effect.tap((output) => {
-          if (header !== undefined && output.empty)
-            return Effect.try({ try: () => output.append(header, null), catch: ioError })
-          return Effect.void
-        }),
-        Effect.map((output) => ({
-          done: output.done,
-          write: (record: string, id: string | null) =>
-            Effect.try({ try: () => output.append(record, id), catch: ioError }),
-          close: Effect.sync(() => output.close())
-        }))
-      )
+          ),
+    onSome: (ids) =>
+      flags.all
+        ? Effect.fail(new UsageError({ message: "--all and --ids are two sources: give one of them" }))
+        : Effect.as(IdSource.check(ids), ids)
   })
 
 export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
@@ -109,49 +70,52 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
       ? CsvRecord.record(columns, convoId, document, { raw: flags.csvRaw })
       : jsonLine(fields === undefined ? document : FieldPaths.select(document, fields))
 
+  let requestsLine: string | undefined
   const program = Effect.gen(function* () {
-    yield* IdSource.check(flags.ids)
-    if (flags.ids === "-" && process.stdin.isTTY === true)
+    const ids = yield* idsSource(flags)
+    if (ids === "-" && process.stdin.isTTY === true)
       yield* Output.stderr("convocore: reading ids from the terminal, one per line; end with Ctrl-D\n")
     const convocore = yield* Convocore
-    const sink = yield* Effect.acquireRelease(
-      openSink(flags, columns === undefined ? undefined : CsvRecord.header(columns)),
-      (sink) => sink.close
+    const sink = yield* ExportSink.open(
+      flags,
+      ids,
+      columns === undefined ? undefined : CsvRecord.header(columns)
+    )
+    const source =
+      ids === undefined
+        ? ExportSource.fromListing(convocore, flags.agentId, sink.earlier, sink.listed)
+        : ExportSource.fromIds(ids, sink.earlier)
+    const rate = yield* RateController
+    const startedAt = yield* Clock.currentTimeMillis
+    // Read when the export ends however it ends, for the last line on stderr.
+    yield* Effect.addFinalizer(() =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        requestsLine = ExportSummary.requests(rate.total(), now - startedAt)
+      })
     )
     const showProgress = process.stderr.isTTY === true
-    const total = showProgress && flags.ids !== "-" ? yield* IdSource.count(flags.ids) : undefined
+    const total: Progress.Total =
+      ids === undefined
+        ? { _tag: "Listing" }
+        : showProgress && ids !== "-"
+          ? { _tag: "Known", count: yield* IdSource.count(ids) }
+          : { _tag: "Unknown" }
     // Stopped however the export ends, so that an interrupted bar gives the terminal its cursor back.
     const progress = showProgress
-      ? yield* Effect.acquireRelease(Progress.start(total, sink.done.size), (bar) => Effect.sync(bar.stop))
+      ? yield* Effect.acquireRelease(Progress.start(total, sink.earlier.written), (bar) =>
+          Effect.sync(bar.stop)
+        )
       : Progress.none
 
     let exported = 0
-    let skipped = 0
-    let failed = 0
-    const failures: Array<{ readonly convoId: string; readonly error: ConvocoreError }> = []
+    const failures = ExportFailures.make()
 
-    // Each id once, whether or not an earlier run was interrupted: a repeated id is skipped like one
-    // already written.
-    const seen = new Set<string>()
-    let repeated = 0
-    const ids = IdSource.lines(flags.ids).pipe(
-      Stream.filter((id) => {
-        if (seen.has(id)) {
-          repeated++
-          return false
-        }
-        seen.add(id)
-        if (!sink.done.has(id)) return true
-        skipped++
-        return false
-      })
-    )
     // A refused key answers every id alike: stop at once rather than send a request per id. One 401 among
     // answers is not that (Convocore answers 401 for a deleted conversation too), so the export stops after
     // a run of refusals with no document between them.
     let refusalsInARow = 0
     yield* convocore
-      .getConversations(flags.agentId, ids, { concurrency: flags.concurrency, order: "completion" })
+      .getConversations(flags.agentId, source.ids, { concurrency: flags.concurrency, order: "completion" })
       .pipe(
         Stream.runForEach((result) =>
           Effect.gen(function* () {
@@ -169,45 +133,49 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
               const refused = error._tag === "Unauthorized" || error._tag === "Forbidden"
               refusalsInARow = refused ? refusalsInARow + 1 : 0
               if (refusalsInARow >= refusalsThatStop) return yield* Effect.fail(error)
-              failed++
+              yield* sink.failed(result.convoId, failures.add(result.convoId, error))
               yield* ExportMetrics.record("failed")
-              if (failures.length < listedFailures)
-                failures.push({ convoId: result.convoId, error: result.result.left })
             }
-            progress.update(exported + failed)
+            yield* source.handled(result.convoId)
+            const fetched = exported + failures.count()
+            const { alreadyWritten, failedForGood, repeated, withoutId } = source.counts
+            progress.update({
+              done:
+                ids === undefined ? fetched + alreadyWritten + failedForGood + repeated + withoutId : fetched,
+              fetched,
+              listed: source.counts.listed,
+              throttled: rate.total().throttled
+            })
           })
         )
       )
+    yield* source.finished
     progress.stop()
     yield* sink.close
 
+    const failed = failures.count()
     yield* Effect.annotateCurrentSpan({
       "convocore.export.exported": exported,
       "convocore.export.failed": failed,
-      "convocore.export.skipped": skipped
+      "convocore.export.skipped": source.counts.alreadyWritten
     })
-    const conversations = (n: number) => `${n} conversation${n === 1 ? "" : "s"}`
-    const already =
-      (skipped > 0 ? ` (${skipped} already written, skipped)` : "") +
-      (repeated > 0 ? ` (${repeated} repeated id${repeated === 1 ? "" : "s"} skipped)` : "")
+    const done = ExportSummary.exported(exported, source.counts)
     if (failed === 0) {
-      yield* Output.stderr(`convocore: exported ${conversations(exported)}${already}\n`)
+      yield* Output.stderr(`convocore: ${done}\n`)
       return
     }
-    const lines = failures.map(
-      ({ convoId, error }) => `  ${ErrorReport.subject(convoId)}: ${ErrorReport.message(error)}\n`
-    )
-    const more = failed > failures.length ? `  ... and ${failed - failures.length} more\n` : ""
-    yield* Output.stderr(
-      `convocore: exported ${conversations(exported)}${already}; ${failed} failed:\n${lines.join("")}${more}`
-    )
+    yield* Output.stderr(`convocore: ${done}; ${failed} failed:\n${failures.report()}`)
+    const retryable = failures.count("retryable")
     return yield* new PartialExport({
       exported,
       failed,
-      message: `${failed} of ${conversations(exported + failed)} failed${Option.isSome(flags.output) ? "; run again with --resume to retry them" : ""}`
+      message: `${failed} of ${ExportSummary.conversations(exported + failed)} failed${
+        Option.isSome(flags.output) && retryable > 0
+          ? `; run again with --resume to retry the ${retryable} worth retrying`
+          : ""
+      }`
     })
   })
-
   return program.pipe(
     // The export as one span (its counts at the end), the calls for its conversations below it.
     Effect.withSpan("Convocore.export", { captureStackTrace: false }),
@@ -222,6 +190,12 @@ export const run = (flags: ExportFlags): Effect.Effect<void, ExitWith> => {
     Effect.onInterrupt(() =>
       Output.stderr(
         `convocore: export interrupted${Option.isSome(flags.output) ? "; run the same command with --resume to continue" : ""}\n`
+      )
+    ),
+    // Last, whatever came before: what the export asked of the upstream.
+    Effect.ensuring(
+      Effect.suspend(() =>
+        requestsLine === undefined ? Effect.void : Output.stderr(`convocore: ${requestsLine}\n`)
       )
     )
   )

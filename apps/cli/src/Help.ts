@@ -1,103 +1,38 @@
 /**
  * `--help` as gh and kubectl users read it: the description, a USAGE line with the command's full path,
  * the arguments, the flags with their defaults, the subcommands, the global flags, wrapped to the
- * terminal's width. The text comes from @effect/cli's own help document of each command (descriptions,
- * value names, defaults), laid out here: its own renderer repeats each flag's type in prose, shows a
- * leaf's usage without its parents (`$ get`) and never wraps.
+ * terminal's width. The pages come from @effect/cli's own help document of each command
+ * (HelpDocument.ts, run at build time), laid out here: its own renderer repeats each flag's type in
+ * prose, shows a leaf's usage without its parents (`$ get`) and never wraps. This module imports nothing,
+ * so that the entry can answer `--help` before Effect is loaded.
  */
-import * as CliConfig from "@effect/cli/CliConfig"
-import * as Descriptor from "@effect/cli/CommandDescriptor"
-import type * as HelpDoc from "@effect/cli/HelpDoc"
-import type * as Span from "@effect/cli/HelpDoc/Span"
 import type * as CommandTree from "./CommandTree.js"
 
-const config = CliConfig.make({ showBuiltIns: false, showTypes: false })
-
-const spanText = (span: Span.Span): string => {
-  switch (span._tag) {
-    case "Text":
-    case "URI":
-      return span.value
-    case "Sequence":
-      return spanText(span.left) + spanText(span.right)
-    default:
-      return spanText(span.value)
-  }
-}
-
-const paragraphs = (doc: HelpDoc.HelpDoc): ReadonlyArray<string> => {
-  switch (doc._tag) {
-    case "Paragraph":
-      return [spanText(doc.value)]
-    case "Sequence":
-      return [...paragraphs(doc.left), ...paragraphs(doc.right)]
-    default:
-      return []
-  }
-}
-
-interface Entry {
+export interface Entry {
   /** `--format pretty|json|yaml`, `-o, --output FILE`, `<agentId>`. */
   readonly term: string
   readonly text: string
   readonly required: boolean
 }
 
-interface Sections {
+export interface Page {
   readonly description: string
   readonly arguments: ReadonlyArray<Entry>
   readonly options: ReadonlyArray<Entry>
 }
 
+export interface PageNode extends CommandTree.Tree<PageNode> {
+  readonly page: Page
+}
+
+/** Every command's page, and the global flags every command takes. */
+export interface Pages {
+  readonly root: PageNode
+  readonly globals: ReadonlyArray<Entry>
+}
+
 /** Joins words that wrap must keep on one line; printed as a space. */
-const unbreakable = "\u00a0"
-
-const optional = /^This setting is optional\.(?: Defaults to: (.*))?$/
-
-const entry = ([span, doc]: readonly [Span.Span, HelpDoc.HelpDoc]): Entry => {
-  const term = spanText(span)
-    .replace(/^\((.*)\)$/, "$1")
-    .replaceAll(" | ", "|")
-  const texts: Array<string> = []
-  let required = true
-  // The first paragraph names the value's type in prose ("An integer."): the term shows it already.
-  for (const text of paragraphs(doc).slice(1)) {
-    const match = optional.exec(text)
-    if (match === null) {
-      // Where the value may come from is said in each description already.
-      if (text !== "This option can be set from environment variables.") texts.push(text)
-      continue
-    }
-    required = false
-    const fallback = match[1]
-    // A flag's default (false) and an absent value (Option.none) are what "optional" already says.
-    if (fallback !== undefined && fallback !== "false" && !fallback.startsWith("{"))
-      texts.push(`(default${unbreakable}${fallback})`)
-  }
-  return { term, text: texts.join(" "), required }
-}
-
-const sectionsOf = (descriptor: Descriptor.Command<unknown>, withBuiltIns = false): Sections => {
-  const flat: Array<HelpDoc.HelpDoc> = []
-  const walk = (doc: HelpDoc.HelpDoc): void => {
-    if (doc._tag === "Sequence") {
-      walk(doc.left)
-      walk(doc.right)
-    } else flat.push(doc)
-  }
-  walk(Descriptor.getHelp(descriptor, withBuiltIns ? CliConfig.make({ showTypes: false }) : config))
-  let section = ""
-  const description: Array<string> = []
-  const args: Array<Entry> = []
-  const options: Array<Entry> = []
-  for (const doc of flat) {
-    if (doc._tag === "Header") section = spanText(doc.value)
-    else if (doc._tag === "Paragraph" && section === "DESCRIPTION") description.push(spanText(doc.value))
-    else if (doc._tag === "DescriptionList")
-      (section === "ARGUMENTS" ? args : options).push(...doc.definitions.map(entry))
-  }
-  return { description: description.join(" "), arguments: args, options }
-}
+export const unbreakable = "\u00a0"
 
 /** Greedy word wrap; a word longer than the width gets a line of its own. */
 export const wrap = (text: string, width: number): ReadonlyArray<string> => {
@@ -130,11 +65,9 @@ const table = (rows: ReadonlyArray<readonly [string, string]>, width: number): R
 const flagRows = (entries: ReadonlyArray<Entry>) =>
   entries.map((e) => [e.term.startsWith("--") ? `    ${e.term}` : e.term, e.text] as const)
 
-const globals = sectionsOf(Descriptor.make("convocore"), true).options
-
-export const render = (located: CommandTree.Located, width: number): string => {
+export const render = (pages: Pages, located: CommandTree.Located<PageNode>, width: number): string => {
   const { node, path } = located
-  const own = sectionsOf(node.descriptor)
+  const own = node.page
   const command = path.join(" ")
   const out: Array<string> = []
   const section = (title: string, lines: ReadonlyArray<string>) => {
@@ -150,7 +83,7 @@ export const render = (located: CommandTree.Located, width: number): string => {
   section(
     "COMMANDS",
     table(
-      node.children.map((child) => [child.name, sectionsOf(child.descriptor).description] as const),
+      node.children.map((child) => [child.name, child.page.description] as const),
       width
     )
   )
@@ -162,7 +95,7 @@ export const render = (located: CommandTree.Located, width: number): string => {
     )
   )
   section("FLAGS", table(flagRows(own.options), width))
-  section("GLOBAL FLAGS", table(flagRows(globals), width))
+  section("GLOBAL FLAGS", table(flagRows(pages.globals), width))
   if (node.children.length > 0)
     out.push("", ...wrap(`Run '${command} <command> --help' for more about a command.`, width))
   return `${out.join("\n")}\n`

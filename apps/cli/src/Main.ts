@@ -1,6 +1,6 @@
 /**
- * The `convocore` program: wiring only. Help is rendered here (Help.ts), the rest of the command line
- * goes to @effect/cli. Every failure ends here as an exit code of docs/design.md: a usage error is one line,
+ * The `convocore` program: wiring only. The command line goes to @effect/cli; help and `--version` were
+ * answered before this module was loaded (bin.ts). Every failure ends here as an exit code of docs/design.md: a usage error is one line,
  * a defect too, never a stack trace (which could carry request details).
  */
 import * as Command from "@effect/cli/Command"
@@ -11,7 +11,6 @@ import { Cause, type Console, Effect, Exit, Layer } from "effect"
 import { root, tree } from "./Cli.js"
 import * as CommandTree from "./CommandTree.js"
 import { ExitCode } from "./ExitCode.js"
-import * as Help from "./Help.js"
 import { version } from "./version.js"
 
 const cli = Command.run(root, { name: "convocore", version })
@@ -26,10 +25,7 @@ const strip = (args: ReadonlyArray<unknown>) =>
 
 const args = process.argv.slice(2)
 const located = CommandTree.locate(tree, args)
-const options = args.includes("--") ? args.slice(0, args.indexOf("--")) : args
-const helpAsked = options.some((arg) => arg === "-h" || arg === "--help")
-const builtInAsked = options.some((arg) => /^--(version|wizard|completions)(=|$)/.test(arg))
-const wizard = options.includes("--wizard")
+const wizard = CommandTree.optionWords(args).includes("--wizard")
 
 /** Every usage error is this one line (exit 2): what was wrong, and where the help is. */
 const usageError = (message: string) =>
@@ -94,19 +90,15 @@ const run = parsed.pipe(
 )
 
 const program =
-  located.unknown !== undefined && !helpAsked
+  located.unknown !== undefined
     ? usageError(`unknown command "${located.unknown}" for "${located.path.join(" ")}"`)
-    : helpAsked || (located.node.children.length > 0 && !located.positional && !builtInAsked)
-      ? Effect.sync(() => {
-          process.stdout.write(Help.render(located, Help.widthOf(process.stdout)))
-        })
-      : run.pipe(
-          Effect.provide(
-            Layer.unwrapEffect(
-              Effect.promise(() => import("./PlatformLayer.js")).pipe(Effect.map((m) => m.layer))
-            )
+    : run.pipe(
+        Effect.provide(
+          Layer.unwrapEffect(
+            Effect.promise(() => import("./PlatformLayer.js")).pipe(Effect.map((m) => m.layer))
           )
         )
+      )
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
@@ -114,6 +106,12 @@ NodeRuntime.runMain(program, {
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
     // Interrupted by SIGINT/SIGTERM: the shell convention for "stopped by a signal".
-    onExit(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? 130 : Number(process.exitCode ?? 0))
+    const code =
+      Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? 130 : Number(process.exitCode ?? 0)
+    // A failure exits at once (the platform's way). A success leaves once stdout and stderr have taken
+    // all that was written: waiting for the event loop to empty would also wait for V8 to finish its
+    // idle-time work (a garbage collection begun during the run), 8 to 30 ms of a `get` (bench/README.md).
+    if (code !== 0) onExit(code)
+    else process.stdout.write("", () => process.stderr.write("", () => process.exit(0)))
   }
 })

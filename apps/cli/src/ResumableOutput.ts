@@ -1,68 +1,54 @@
 /**
- * The export's output file and its journal, so that `--resume` writes each id exactly once even after a
- * `kill -9` in the middle of a write.
+ * The export's output file and its journal (./ExportJournal.ts), so that `--resume` writes each id
+ * exactly once even after a `kill -9` in the middle of a write.
  *
- * Beside `out.ndjson` lives `out.ndjson.journal`: one line per record written, `[end, "id"]`, where `end`
- * is the byte offset just past that record in the output (`[end, null]` for a CSV header). The output
- * record is written first, then its journal line, both with synchronous writes, so the journal never
- * names a record that is not wholly in the output. On resume, the journal lines whose `end` lies within
- * the output are the records that made it; the output is cut back to the last of them (dropping a
- * partial record or one the journal never confirmed), the journal to those lines, and the ids they name
- * are skipped. Offsets rather than line counts, because a CSV record may itself contain line breaks.
+ * The output record is written first, then its journal entry, both with synchronous writes, so the
+ * journal never names a record that is not wholly in the output. On resume, the journal entries whose
+ * offsets lie within the output are the records that made it; the output is cut back to the last of them
+ * (dropping a partial record or one the journal never confirmed), the journal to those entries, and the
+ * ids they name are skipped. Offsets rather than line counts, because a CSV record may itself contain
+ * line breaks.
  *
  * The journal stays after the export, complete or not: `--resume` is then idempotent (a finished export
- * resumed writes nothing), and after a partial export it retries just the failed ids.
+ * resumed writes nothing), and after a partial export it retries just the ids worth retrying.
  *
  * Synchronous writes are deliberate: they keep the two files in order without any bookkeeping, and the
  * cost (two write calls per conversation) is small beside a network round trip.
  */
 import * as Fs from "node:fs"
 import { UsageError } from "./CliError.js"
+import * as ExportJournal from "./ExportJournal.js"
 
 export const journalPath = (output: string): string => `${output}.journal`
 
 export interface ResumableOutput {
-  /** Ids already in the output from an earlier run. */
-  readonly done: ReadonlySet<string>
+  /** What an earlier run left: the ids written, the failures, where the listing stopped. */
+  readonly earlier: ExportJournal.Recovered
   /** True when the output holds nothing yet (a CSV header is due). */
   readonly empty: boolean
   /** Appends one record; `id` null for a header. Throws on an I/O error. */
   readonly append: (record: string, id: string | null) => void
+  /** Records a failed id. Throws on an I/O error. */
+  readonly failed: (id: string, failure: ExportJournal.Failure) => void
+  /** Records that the listing is handled up to the page `cursor` names (null: all of it). */
+  readonly listed: (cursor: string | null) => void
   /** Closes both files; later calls do nothing. */
   readonly close: () => void
 }
 
-interface Recovered {
-  readonly done: Set<string>
-  readonly end: number
-  readonly journalBytes: number
-}
-
-/** Reads the journal, keeping the entries the output holds in full. */
-const recover = (journal: Buffer, outputSize: number): Recovered => {
-  const done = new Set<string>()
-  let end = 0
-  let journalBytes = 0
-  let start = 0
-  for (;;) {
-    const newline = journal.indexOf(10, start)
-    if (newline === -1) break
-    let entry: unknown
-    try {
-      entry = JSON.parse(journal.toString("utf8", start, newline))
-    } catch {
-      break
+/** A file's bytes, a megabyte at a time. */
+function* chunksOf(path: string): Generator<Buffer> {
+  const fd = Fs.openSync(path, "r")
+  try {
+    const buffer = Buffer.alloc(1 << 20)
+    for (;;) {
+      const read = Fs.readSync(fd, buffer, 0, buffer.length, null)
+      if (read === 0) return
+      yield Buffer.from(buffer.subarray(0, read))
     }
-    if (!Array.isArray(entry) || entry.length !== 2) break
-    const [at, id] = entry as [unknown, unknown]
-    if (typeof at !== "number" || !Number.isSafeInteger(at) || at < end || at > outputSize) break
-    if (id !== null && typeof id !== "string") break
-    if (id !== null) done.add(id)
-    end = at
-    start = newline + 1
-    journalBytes = start
+  } finally {
+    Fs.closeSync(fd)
   }
-  return { done, end, journalBytes }
 }
 
 const readPrefix = (path: string, length: number): string => {
@@ -83,27 +69,37 @@ const holdsData = (path: string): boolean => {
 }
 
 /**
- * Opens `output` for an export. With `resume`, an existing output must have its journal, and `header`
- * (CSV) must match the existing one. Without it, an output that holds an earlier export (it has a
- * journal) is refused unless `force`: starting afresh would truncate it, and it may be an unfinished
- * export that `--resume` would complete.
+ * Opens `output` for an export. With `resume`, an existing output must have its journal, describe the
+ * same export (format, agent and source, fields, csv-raw), and `header` (CSV) must match the existing
+ * one. Without it, an output that holds an earlier export (it has a journal) is refused unless `force`:
+ * starting afresh would truncate it, and it may be an unfinished export that `--resume` would complete.
  */
 export const open = (
   output: string,
-  options: { readonly resume: boolean; readonly force: boolean; readonly header: string | undefined }
+  options: {
+    readonly resume: boolean
+    readonly force: boolean
+    readonly header: string | undefined
+    readonly description: ExportJournal.FileDescription
+  }
 ): ResumableOutput => {
   const journal = journalPath(output)
   if (!options.resume && !options.force && Fs.existsSync(journal) && holdsData(output))
     throw new UsageError({
       message: `${output} holds an earlier export (${journal} is beside it): --resume continues it, --force starts it afresh`
     })
-  let recovered: Recovered = { done: new Set(), end: 0, journalBytes: 0 }
+  let recovered = ExportJournal.nothing()
   if (options.resume && Fs.existsSync(output)) {
     if (!Fs.existsSync(journal))
       throw new UsageError({
         message: `--resume: ${output} exists but ${journal} does not, so which ids it holds is unknown; export again without --resume`
       })
-    recovered = recover(Fs.readFileSync(journal), Fs.statSync(output).size)
+    recovered = ExportJournal.recover(chunksOf(journal), Fs.statSync(output).size)
+    const mismatch =
+      recovered.description === undefined
+        ? undefined
+        : ExportJournal.mismatch(output, recovered.description, options.description)
+    if (mismatch !== undefined) throw new UsageError({ message: mismatch })
     if (options.header !== undefined && recovered.end > 0) {
       const existing = readPrefix(output, Buffer.byteLength(options.header))
       if (existing !== options.header)
@@ -114,22 +110,31 @@ export const open = (
     Fs.truncateSync(output, recovered.end)
     Fs.truncateSync(journal, recovered.journalBytes)
   }
-  const resuming = options.resume && recovered.end > 0
+  const resuming = options.resume && recovered.journalBytes > 0
   const outputFd = Fs.openSync(output, resuming ? "a" : "w")
   const journalFd = Fs.openSync(journal, resuming ? "a" : "w")
   let end = recovered.end
   let closed = false
-  const append = (record: string, id: string | null) => {
-    const bytes = Buffer.from(record, "utf8")
+  const writeAll = (fd: number, text: string) => {
+    const bytes = Buffer.from(text, "utf8")
     let written = 0
-    while (written < bytes.length) written += Fs.writeSync(outputFd, bytes, written)
-    end += bytes.length
-    Fs.writeSync(journalFd, `${JSON.stringify([end, id])}\n`)
+    while (written < bytes.length) written += Fs.writeSync(fd, bytes, written)
+    return bytes.length
   }
+  if (recovered.journalBytes === 0) writeAll(journalFd, ExportJournal.fileEntry(options.description))
   return {
-    done: recovered.done,
+    earlier: recovered,
     empty: end === 0,
-    append,
+    append: (record, id) => {
+      end += writeAll(outputFd, record)
+      writeAll(journalFd, ExportJournal.recordEntry(end, id))
+    },
+    failed: (id, failure) => {
+      writeAll(journalFd, ExportJournal.failedEntry(id, failure))
+    },
+    listed: (cursor) => {
+      writeAll(journalFd, ExportJournal.listedEntry(cursor))
+    },
     close: () => {
       if (closed) return
       closed = true

@@ -1,17 +1,27 @@
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Fixtures, Sandbox } from "@convocore-effect/sandbox"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as CsvRecord from "../src/CsvRecord.js"
-import { run } from "./services/Binary.js"
+import { binary, run } from "./services/Binary.js"
 import * as Csv from "./services/Csv.js"
 import * as SandboxEnv from "./services/SandboxEnv.js"
 
 const agent = Fixtures.demoAgent
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-export-"))
+
+/**
+ * The whole of stderr of an export that went through: its line (a pattern), then the requests it sent
+ * (a healthy sandbox: one per id, none refused) and the rate achieved.
+ */
+const summary = (line: string, requests: number) =>
+  new RegExp(
+    `^convocore: ${line}\\nconvocore: ${requests} requests? sent, 0 answered 429${requests === 0 ? "" : " \\(0\\.0%\\)"}, \\d+\\.\\d requests/s achieved over \\d+\\.\\d s\\n$`
+  )
 
 const ndjsonLines = (text: string) =>
   text
@@ -43,7 +53,7 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
       )
       assert.strictEqual(result.code, 0, result.stderr)
       assert.strictEqual(result.stdout, "")
-      assert.strictEqual(result.stderr, "convocore: exported 5000 conversations\n")
+      assert.match(result.stderr, summary("exported 5000 conversations", 5000))
       const lines = ndjsonLines(Fs.readFileSync(output, "utf8"))
       assert.strictEqual(lines.length, 5000)
       assert.deepStrictEqual(new Set(lines.map((line) => line.ID)), new Set(ids))
@@ -52,10 +62,7 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
         { env }
       )
       assert.strictEqual(again.code, 0, again.stderr)
-      assert.strictEqual(
-        again.stderr,
-        "convocore: exported 0 conversations (5000 already written, skipped)\n"
-      )
+      assert.match(again.stderr, summary("exported 0 conversations \\(5000 already written, skipped\\)", 0))
       assert.strictEqual(ndjsonLines(Fs.readFileSync(output, "utf8")).length, 5000)
     })
   )
@@ -85,7 +92,7 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
         stdin: `${Fixtures.ids.seedExample}\n`
       })
       assert.strictEqual(result.code, 0, result.stderr)
-      assert.strictEqual(result.stderr, "convocore: exported 1 conversation\n")
+      assert.match(result.stderr, summary("exported 1 conversation", 1))
     })
   )
 
@@ -294,6 +301,139 @@ layer(SandboxEnv.layer)("conversations export", (it) => {
         assert.strictEqual(forced.code, 0, forced.stderr)
         assert.include(Fs.readFileSync(output, "utf8"), '"ID":"gen-2"')
         assert.notInclude(Fs.readFileSync(output, "utf8"), '"ID":"gen-1"')
+      })
+    )
+
+    it.effect(
+      "an output in use by a running export is refused (exit 2, untouched); a killed run's lock is not",
+      () =>
+        Effect.gen(function* () {
+          const env = yield* SandboxEnv.env
+          const output = Path.join(tempDir(), "out.ndjson")
+          const first = yield* run(["conversations", "export", agent, "--ids", "-", "-o", output], {
+            env,
+            stdin: "gen-1\n"
+          })
+          assert.strictEqual(first.code, 0, first.stderr)
+          const files = () => [Fs.readFileSync(output, "utf8"), Fs.readFileSync(`${output}.journal`, "utf8")]
+          const written = files()
+          const args = ["conversations", "export", agent, "--ids", "-", "-o", output, "--resume"]
+          // A run that holds the output: it waits for ids on a stdin that stays open.
+          const holder = yield* Effect.fork(
+            run(args, {
+              env,
+              stdin: "gen-2\n",
+              holdStdin: true,
+              onStart: (child) => {
+                const poll = setInterval(() => {
+                  if (!Fs.existsSync(`${output}.lock`)) return
+                  clearInterval(poll)
+                  const second = spawnSync(process.execPath, [binary, ...args], {
+                    env: { ...process.env, ...env },
+                    input: "gen-3\n",
+                    encoding: "utf8"
+                  })
+                  secondRun = { code: second.status, stderr: second.stderr }
+                  child.kill("SIGKILL")
+                }, 5)
+                child.on("close", () => clearInterval(poll))
+              }
+            })
+          )
+          let secondRun: { code: number | null; stderr: string } | undefined
+          const killed = yield* Fiber.join(holder)
+          assert.strictEqual(killed.signal, "SIGKILL")
+          assert.isDefined(secondRun)
+          assert.strictEqual(secondRun?.code, 2, secondRun?.stderr)
+          assert.match(
+            secondRun?.stderr ?? "",
+            /^convocore: .*out\.ndjson is in use by another export \(pid \d+ on .*\)[^\n]*\n$/
+          )
+          assert.notInclude(files()[0] ?? "", '"ID":"gen-3"')
+          assert.isTrue(Fs.existsSync(`${output}.lock`), "the killed run left its lock behind")
+          // The stale lock does not block a resume.
+          const resumed = yield* run(args, { env, stdin: "gen-3\n" })
+          assert.strictEqual(resumed.code, 0, resumed.stderr)
+          assert.isTrue((files()[0] ?? "").startsWith(written[0] ?? "-"))
+          assert.include(files()[0] ?? "", '"ID":"gen-3"')
+          assert.isFalse(Fs.existsSync(`${output}.lock`), "released at the end")
+        })
+    )
+
+    it.effect(
+      "--resume with another format, agent or --fields than the file holds exits 2, naming it, file untouched",
+      () =>
+        Effect.gen(function* () {
+          const env = yield* SandboxEnv.env
+          const output = Path.join(tempDir(), "out.csv")
+          const args = ["conversations", "export", agent, "--ids", "-", "-o", output]
+          const first = yield* run([...args, "--format", "csv", "--fields", "ID,state"], {
+            env,
+            stdin: "gen-1\n"
+          })
+          assert.strictEqual(first.code, 0, first.stderr)
+          const files = () => [Fs.readFileSync(output, "utf8"), Fs.readFileSync(`${output}.journal`, "utf8")]
+          const before = files()
+          const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+            [
+              [...args, "--resume"],
+              "holds format csv, fields ID,state; this run asks for format ndjson, fields (the default)"
+            ],
+            [
+              [...args, "--resume", "--format", "csv", "--fields", "ID"],
+              "holds fields ID,state; this run asks for fields ID"
+            ],
+            [
+              [
+                "conversations",
+                "export",
+                "agent-other",
+                "--ids",
+                "-",
+                "-o",
+                output,
+                "--resume",
+                "--format",
+                "csv",
+                "--fields",
+                "ID,state"
+              ],
+              `holds source agent ${agent} --ids -; this run asks for source agent agent-other --ids -`
+            ]
+          ]
+          for (const [resumeArgs, difference] of cases) {
+            const resumed = yield* run(resumeArgs, { env, stdin: "gen-2\n" })
+            assert.strictEqual(resumed.code, 2, resumed.stderr)
+            assert.strictEqual(resumed.stderr.split("\n").length, 2, resumed.stderr)
+            assert.include(resumed.stderr, `--resume: ${output} ${difference}`)
+            assert.deepStrictEqual(files(), before)
+          }
+        })
+    )
+
+    it.effect("failed ids are listed by whether a --resume can help, and --resume retries only those", () =>
+      Effect.gen(function* () {
+        const env = yield* SandboxEnv.env
+        const output = Path.join(tempDir(), "out.ndjson")
+        const ids = ["ok-1", Fixtures.ids.notFound, Fixtures.ids.forbidden, "bad\u0001id"].join("\n")
+        const args = ["conversations", "export", agent, "--ids", "-", "-o", output]
+        const first = yield* run(args, { env, stdin: ids })
+        assert.strictEqual(first.code, 8, first.stderr)
+        assert.match(
+          first.stderr,
+          /1 worth a --resume \(the upstream may answer next time\):\n {4}"plan-gated": forbidden[^\n]*\n {2}2 not retried by --resume \(the same answer every time\):\n {4}"(not-found|bad\\u0001id)"[^\n]*\n {4}"(not-found|bad\\u0001id)"/
+        )
+        assert.match(first.stderr, /run again with --resume to retry the 1 worth retrying/)
+        const sandbox = yield* Sandbox.Sandbox
+        const before = (yield* sandbox.counters("eu")).requests
+        const resumed = yield* run([...args, "--resume"], { env, stdin: ids })
+        assert.strictEqual(resumed.code, 8, resumed.stderr)
+        assert.match(
+          resumed.stderr,
+          /exported 0 conversations \(1 already written, skipped\) \(2 failed for good in an earlier run, skipped\); 1 failed:/
+        )
+        // Only the forbidden id was asked again.
+        assert.strictEqual((yield* sandbox.counters("eu")).requests - before, 1)
       })
     )
 

@@ -16,7 +16,7 @@ describe("help", () => {
         "convocore <command> [flags]": yield* run(["--help"]),
         "convocore conversations <command> [flags]": yield* run(["conversations"]),
         "convocore conversations get <agentId> <convoId> [flags]": yield* run(["conversations", "get", "-h"]),
-        "convocore conversations export <agentId> --ids FILE|- [flags]": yield* run([
+        "convocore conversations export <agentId> [flags]": yield* run([
           "conversations",
           "export",
           "x",

@@ -1,10 +1,15 @@
 /**
  * The conversation route: cache, coalescing, upstream call, and the answer with the upstream's exact
  * bytes and the gateway's headers. Written with `handleRaw`, since the body is bytes from the wire (not a
- * re-encoding) and the headers say how the answer was made.
+ * re-encoding) and the headers say how the answer was made. The list route (./ListPages.ts) is served by
+ * the same `makeCachedReads`, with its own key, TTL and upstream call.
  *
  * Cache-Status (RFC 9211), cache name `convocore-gateway`:
- * - `hit; ttl=12`                         fresh entry, no upstream call;
+ * - `hit; ttl=12`                         fresh entry, no upstream call (with Redis, `hit; ttl=12; detail=l1`
+ *                                         from this replica's memory, `detail=l2` from the shared cache);
+ * - `hit; ttl=12; detail=l2-wait`         another replica was fetching it: this request waited for its entry;
+ * - `fwd=stale; ttl=-3; detail=stale-while-revalidate`
+ *                                         a stale entry served at once while one replica refreshes it;
  * - `fwd=miss; stored; ttl=30`            fetched and stored (`fwd=stale` when a stale entry existed,
  *                                         `fwd=request` when the caller sent `Cache-Control: no-cache`);
  * - `fwd=miss; collapsed`                 this request waited on an identical one's upstream call;
@@ -19,7 +24,14 @@ import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/p
 import { Clock, Effect } from "effect"
 import { Caller, type CallerInfo, GatewayApi } from "./GatewayApi.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
-import { type Coalesced, cacheKey, type Entry, ResponseCache } from "./ResponseCache.js"
+import {
+  type CacheLayer,
+  type Coalesced,
+  cacheKey,
+  type Entry,
+  type Exclusive,
+  ResponseCache
+} from "./ResponseCache.js"
 import { type RegionHealth, Upstream, type UpstreamResult } from "./Upstream.js"
 
 export const cacheName = "convocore-gateway"
@@ -126,12 +138,15 @@ export const ageOf = (entry: Entry, now: number) =>
 
 const ttlOf = (entry: Entry, now: number) => Math.floor((entry.expiresAt - now) / 1000)
 
-/** The `Cache-Status` of a fresh hit. */
-export const hitStatus = (entry: Entry, now: number): string => `${cacheName}; hit; ttl=${ttlOf(entry, now)}`
+/** The `Cache-Status` of a fresh hit; `detail` names the layer when there are two (Redis configured). */
+export const hitStatus = (entry: Entry, now: number, detail?: string): string =>
+  detail === undefined
+    ? `${cacheName}; hit; ttl=${ttlOf(entry, now)}`
+    : `${cacheName}; hit; ttl=${ttlOf(entry, now)}; detail=${detail}`
 
 /** The headers of a fresh cache hit; the fast path (./FastPath.ts) answers with the same ones. */
-export const hitHeaders = (entry: Entry, now: number): Record<string, string> => ({
-  "cache-status": hitStatus(entry, now),
+export const hitHeaders = (entry: Entry, now: number, detail?: string): Record<string, string> => ({
+  "cache-status": hitStatus(entry, now, detail),
   age: ageOf(entry, now)
 })
 
@@ -155,7 +170,8 @@ const documentResponse = (
     headers: documentHeaders(entry, headers)
   })
 
-const failureResponse = (
+/** The answer to a failure: the upstream's own error bytes when it gave them, else the gateway's body. */
+export const failureResponse = (
   error: ConvocoreError,
   captured: Received | undefined,
   headers: Record<string, string>
@@ -173,135 +189,196 @@ const failureResponse = (
     : HttpServerResponse.unsafeJson(errorBody(error), { status, headers: { ...headers, ...region } })
 }
 
-interface Fetched {
+interface Called {
   readonly result: UpstreamResult
   readonly stored: boolean
   readonly ttlMs: number
 }
 
-/** The route's ids, as the router decoded them from the path. */
-export interface ConversationPath {
-  readonly agentId: string
-  readonly convoId: string
+/** This replica's upstream call, or the entry another replica's call stored while this one waited. */
+type Fetched = Exclusive<Called>
+
+/** A read the gateway serves from its cache: where its answer is kept, for how long, and how to fetch it. */
+export interface CachedRead {
+  readonly key: string
+  /** How long a fetched answer is served from the cache. */
+  readonly ttlMs: number
+  /** False: nothing is stored for this route (its caching is off); identical calls in flight still join. */
+  readonly stores: boolean
+  readonly call: Effect.Effect<UpstreamResult>
+  /** The caller's `Cache-Control`, if it sent one. */
+  readonly cacheControl: string | undefined
 }
 
-/**
- * The route's answer to `caller` for `path`, given the caller's `Cache-Control` (if any): what both the
- * `HttpApi` route below and the fast path of ./FastPath.ts serve.
- */
-export type ConversationAnswer = (
+/** The conversation route's read for a caller: what the `HttpApi` route and ./FastPath.ts serve. */
+export const conversationRead = (
+  cache: ResponseCache["Type"],
+  upstream: Upstream["Type"],
   caller: CallerInfo,
-  path: ConversationPath,
+  path: { readonly agentId: string; readonly convoId: string },
   cacheControl: string | undefined
-) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+): CachedRead => ({
+  key: cacheKey(caller.tenant, path.agentId, path.convoId),
+  ttlMs: cache.ttlMs,
+  stores: true,
+  call: upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken),
+  cacheControl
+})
 
-export const makeConversationAnswer = (): Effect.Effect<
-  ConversationAnswer,
-  never,
-  ResponseCache | Upstream | GatewayMetrics
-> =>
-  Effect.gen(function* () {
-    const cache = yield* ResponseCache
-    const upstream = yield* Upstream
-    const metrics = yield* GatewayMetrics
+/**
+ * Serves a read as the conversation route does: cache layers, caller directives, coalescing here and
+ * across replicas, stale-while-revalidate, stale-if-error, and upstream errors passed through unstored.
+ */
+export const makeCachedReads = Effect.gen(function* () {
+  const cache = yield* ResponseCache
+  const upstream = yield* Upstream
+  const metrics = yield* GatewayMetrics
 
-    return (caller, path, cacheControl) =>
-      Effect.gen(function* () {
-        const directives = (cacheControl ?? "").toLowerCase()
-        const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
-        const noStore = /\bno-store\b/.test(directives)
-        const onlyIfCached = /\bonly-if-cached\b/.test(directives)
-        const key = cacheKey(caller.tenant, path.agentId, path.convoId)
+  return (read: CachedRead) =>
+    Effect.gen(function* () {
+      const directives = (read.cacheControl ?? "").toLowerCase()
+      const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
+      const noStore = !read.stores || /\bno-store\b/.test(directives)
+      const onlyIfCached = /\bonly-if-cached\b/.test(directives)
+      const key = read.key
 
-        const before = yield* cache.lookup(key)
-        if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
-          metrics.cacheEvent("hit")
-          return documentResponse(before.entry, hitHeaders(before.entry, yield* Clock.currentTimeMillis))
-        }
-        // RFC 9111 5.2.1.7: the caller wants a stored answer or none; the upstream is never asked.
-        if (onlyIfCached) {
-          return HttpServerResponse.unsafeJson(
-            {
-              message: "Not in the gateway's cache (the request said only-if-cached)",
-              code: "GATEWAY_TIMEOUT"
-            },
-            { status: 504, headers: { "cache-status": cacheStatus("fwd=miss", "detail=only-if-cached") } }
-          )
-        }
+      const layerDetail = (layer: CacheLayer) => (cache.shared ? layer : undefined)
+      // Taken before the lookup: an entry another replica stores after this moment is one this request
+      // may take instead of calling (see `exclusive`), even if it lands while the lookup is on its way.
+      const started = yield* Clock.currentTimeMillis
+      const before = yield* cache.lookup(key)
+      if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
+        metrics.cacheEvent("hit")
+        if (before.layer === "l2") metrics.cacheEvent("hit-l2")
+        return documentResponse(
+          before.entry,
+          hitHeaders(before.entry, yield* Clock.currentTimeMillis, layerDetail(before.layer))
+        )
+      }
+      // RFC 9111 5.2.1.7: the caller wants a stored answer or none; the upstream is never asked.
+      if (onlyIfCached) {
+        return HttpServerResponse.unsafeJson(
+          {
+            message: "Not in the gateway's cache (the request said only-if-cached)",
+            code: "GATEWAY_TIMEOUT"
+          },
+          { status: 504, headers: { "cache-status": cacheStatus("fwd=miss", "detail=only-if-cached") } }
+        )
+      }
 
-        const fetch: Effect.Effect<Fetched> = Effect.gen(function* () {
-          const result = yield* upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken)
-          if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: cache.ttlMs }
-          const { stored, evicted } = yield* cache.store(key, result)
+      const call = (noStore: boolean): Effect.Effect<Called> =>
+        Effect.gen(function* () {
+          const result = yield* read.call
+          if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: read.ttlMs }
+          const { stored, evicted } = yield* cache.store(key, result, read.ttlMs)
           if (stored) metrics.cacheEvent("stored")
           metrics.cacheEvent("evicted", evicted)
-          return { result, stored, ttlMs: cache.ttlMs }
+          return { result, stored, ttlMs: read.ttlMs }
         })
-        // Requests that may store and requests that may not never share a call.
-        const { collapsed, value }: Coalesced<Fetched> = yield* cache.coalesce(
+      const now = yield* Clock.currentTimeMillis
+      // One call per key on this replica (`coalesce`), and across replicas for calls that store (`exclusive`).
+      // Requests that may store and requests that may not never share a call.
+      const fetch = (noStore: boolean): Effect.Effect<Coalesced<Fetched>> =>
+        cache.coalesce(
           `${key}\u0000${noStore}`,
-          fetch
+          noStore
+            ? Effect.map(call(true), (value) => ({ _tag: "Called", value }) as const)
+            : cache.exclusive(key, call(false), started)
         )
-        metrics.cacheEvent(collapsed ? "collapsed" : "miss")
-        const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
-        const result = value.result
 
-        if (result._tag === "Document") {
-          return documentResponse(result, {
-            "cache-status": collapsed
-              ? cacheStatus(forward, "collapsed")
-              : cacheStatus(
-                  forward,
-                  value.stored ? "stored" : undefined,
-                  value.stored ? `ttl=${Math.floor(value.ttlMs / 1000)}` : undefined
-                )
+      if (before._tag === "Stale" && !noCache && cache.revalidates(before.entry, now)) {
+        // Served at once; the refresh joins any call for the key in flight here or on another replica.
+        yield* cache.background(fetch(false))
+        metrics.cacheEvent("stale")
+        return documentResponse(before.entry, {
+          "cache-status": cacheStatus(
+            "fwd=stale",
+            `ttl=${ttlOf(before.entry, now)}`,
+            "detail=stale-while-revalidate"
+          ),
+          age: ageOf(before.entry, now)
+        })
+      }
+
+      const { collapsed, value: fetched } = yield* fetch(noStore)
+      if (fetched._tag === "Landed") {
+        metrics.cacheEvent("hit-l2")
+        metrics.cacheEvent("collapsed")
+        return documentResponse(
+          fetched.entry,
+          hitHeaders(fetched.entry, yield* Clock.currentTimeMillis, "l2-wait")
+        )
+      }
+      const value = fetched.value
+      metrics.cacheEvent(collapsed ? "collapsed" : "miss")
+      const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
+      const result = value.result
+
+      if (result._tag === "Document") {
+        return documentResponse(result, {
+          "cache-status": collapsed
+            ? cacheStatus(forward, "collapsed")
+            : cacheStatus(
+                forward,
+                value.stored ? "stored" : undefined,
+                value.stored ? `ttl=${Math.floor(value.ttlMs / 1000)}` : undefined
+              )
+        })
+      }
+
+      const error = result.error
+      const upstreamStatus = upstreamStatusOf(error)
+      if (isUnavailable(error)) {
+        const fallback = yield* cache.lookup(key)
+        const now = yield* Clock.currentTimeMillis
+        if (fallback._tag !== "Miss" && cache.servesOnError(fallback.entry, now)) {
+          metrics.cacheEvent("stale")
+          return documentResponse(fallback.entry, {
+            "cache-status": cacheStatus(
+              "fwd=stale",
+              upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+              `ttl=${ttlOf(fallback.entry, now)}`,
+              "detail=stale-if-error"
+            ),
+            age: ageOf(fallback.entry, now),
+            warning: `110 ${cacheName} "Response is Stale", 111 ${cacheName} "Revalidation Failed"`,
+            "x-cache-stale": "1"
           })
         }
-
-        const error = result.error
-        const upstreamStatus = upstreamStatusOf(error)
-        if (isUnavailable(error)) {
-          const fallback = yield* cache.lookup(key)
-          if (fallback._tag !== "Miss") {
-            metrics.cacheEvent("stale")
-            const now = yield* Clock.currentTimeMillis
-            return documentResponse(fallback.entry, {
-              "cache-status": cacheStatus(
-                "fwd=stale",
-                upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
-                `ttl=${ttlOf(fallback.entry, now)}`,
-                "detail=stale-if-error"
-              ),
-              age: ageOf(fallback.entry, now),
-              warning: `110 ${cacheName} "Response is Stale", 111 ${cacheName} "Revalidation Failed"`,
-              "x-cache-stale": "1"
-            })
-          }
-        }
-        const status = statusOf(error)
-        const headers: Record<string, string> = {
-          "cache-status": cacheStatus(
-            forward,
-            upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
-            collapsed ? "collapsed" : undefined,
-            error._tag === "AllRegionsFailed" ? "detail=all-regions-failed" : undefined
-          )
-        }
-        if (status === 429 || status === 503) {
-          headers["retry-after"] = String(retryAfterSeconds(error, yield* upstream.health))
-        }
-        return failureResponse(error, result.response, headers)
-      })
-  })
+      }
+      const status = statusOf(error)
+      const headers: Record<string, string> = {
+        "cache-status": cacheStatus(
+          forward,
+          upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+          collapsed ? "collapsed" : undefined,
+          error._tag === "AllRegionsFailed" ? "detail=all-regions-failed" : undefined
+        )
+      }
+      if (status === 429 || status === 503) {
+        headers["retry-after"] = String(retryAfterSeconds(error, yield* upstream.health))
+      }
+      return failureResponse(error, result.response, headers)
+    })
+})
 
 export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations", (handlers) =>
-  Effect.map(makeConversationAnswer(), (answer) =>
-    handlers.handleRaw("getConversation", ({ path }) =>
+  Effect.gen(function* () {
+    const cache = yield* ResponseCache
+    const serveCached = yield* makeCachedReads
+    const upstream = yield* Upstream
+
+    const served = handlers.handleRaw("getConversation", ({ path }) =>
       Effect.flatMap(Caller, (caller) =>
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-          answer(caller, path, request.headers["cache-control"])
+          serveCached(conversationRead(cache, upstream, caller, path, request.headers["cache-control"]))
         )
       )
     )
-  )
+    return served.handle("purgeConversation", ({ path }) =>
+      Effect.flatMap(Caller, (caller) =>
+        Effect.map(cache.purge(cacheKey(caller.tenant, path.agentId, path.convoId)), (purged) => ({ purged }))
+      )
+    )
+  })
 )

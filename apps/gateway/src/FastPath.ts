@@ -6,7 +6,7 @@
  * drain in progress), so it can only ever answer what the full path would have answered.
  *
  * With `miss` given, a request the cache cannot answer fresh runs the route's own answer
- * (./Conversations.ts: coalescing, the upstream call, storing, stale-if-error) in one fiber, with what
+ * (./Conversations.ts: cache layers, coalescing, the upstream call, storing, stale-if-error) in one fiber, with what
  * the full path's lifecycle adds around it (request id, in-flight count, metrics, log line, the 401's
  * `www-authenticate`, `connection: close` during a drain), and writes it.
  *
@@ -18,7 +18,8 @@ import type * as Http from "node:http"
 import type { HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Either, FiberId, FiberRef, Redacted, Runtime } from "effect"
 import { makeAuthenticator } from "./CallerAuth.js"
-import { ageOf, type ConversationAnswer, hitStatus, regionHeader } from "./Conversations.js"
+import { ageOf, hitStatus, regionHeader } from "./Conversations.js"
+import type { CallerInfo } from "./GatewayApi.js"
 import type { GatewaySettings } from "./GatewayConfig.js"
 import type { RequestFields } from "./GatewayLogger.js"
 import type { GatewayMetrics } from "./GatewayMetrics.js"
@@ -54,7 +55,11 @@ export interface FastPathDeps {
 }
 
 export interface MissDeps {
-  readonly answer: ConversationAnswer
+  /** The conversation route's answer (./Conversations.ts, `conversationRead` served by `makeCachedReads`). */
+  readonly answer: (
+    caller: CallerInfo,
+    path: { readonly agentId: string; readonly convoId: string }
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
   /** Runs the answer's fiber: the server's runtime, whose logger and settings the full path has too. */
   readonly runtime: Runtime.Runtime<never>
   /** Keeps the response among those a drain cut short answers with a 503. */
@@ -74,6 +79,8 @@ export const make = ({
   settings
 }: FastPathDeps): FastPath => {
   const authenticate = makeAuthenticator(settings)
+  // With Redis there are two layers, and `Cache-Status` says this one (memory) answered.
+  const layerDetail = cache.shared ? "l1" : undefined
 
   const answerMiss = (
     { answer, runtime, track }: MissDeps,
@@ -82,8 +89,8 @@ export const make = ({
       readonly started: number
       readonly url: string
       readonly requestId: string
-      readonly caller: Parameters<ConversationAnswer>[0]
-      readonly path: Parameters<ConversationAnswer>[1]
+      readonly caller: CallerInfo
+      readonly path: { readonly agentId: string; readonly convoId: string }
     }
   ) => {
     track(response)
@@ -125,7 +132,7 @@ export const make = ({
     const fiber = Runtime.runFork(runtime)(
       Effect.zipRight(
         Effect.zipRight(FiberRef.set(currentRequestId, call.requestId), lifecycle.enter),
-        answer(call.caller, call.path, undefined).pipe(
+        answer(call.caller, call.path).pipe(
           Effect.matchCauseEffect({
             onSuccess: (answered) => Effect.sync(() => write(answered)),
             onFailure: failed
@@ -181,7 +188,7 @@ export const make = ({
     const requestId = requestIdOf(
       typeof headers["x-request-id"] === "string" ? headers["x-request-id"] : undefined
     )
-    const cacheStatus = hitStatus(entry, now)
+    const cacheStatus = hitStatus(entry, now, layerDetail)
     // The headers of `documentHeaders(entry, hitHeaders(entry, now))`, as Node's flat list (no object
     // spreads: building them was a tenth of a hit's cost).
     const out = [

@@ -3,7 +3,7 @@
  * client (`HttpApiClient.make(GatewayApi)`) come from it. The conversation route is Convocore's own path,
  * so any Convocore client can point its base URL (`<gateway>/v3`) here.
  */
-import { ApiErrorBody, ConversationEnvelope } from "@convocore-effect/schema"
+import { ApiErrorBody, ConversationEnvelope, ConversationListPage } from "@convocore-effect/schema"
 import {
   HttpApi,
   HttpApiEndpoint,
@@ -55,6 +55,9 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("Autho
 
 export const ConversationParams = Schema.Struct({ agentId: Schema.String, convoId: Schema.String })
 
+/** The answer to a purge: whether a copy was cached (in this replica's memory or the shared cache). */
+export const Purged = Schema.Struct({ purged: Schema.Boolean })
+
 export class ConversationsGroup extends HttpApiGroup.make("conversations")
   .add(
     HttpApiEndpoint.get("getConversation", "/v3/agents/:agentId/convos/:convoId")
@@ -74,6 +77,46 @@ export class ConversationsGroup extends HttpApiGroup.make("conversations")
         "Convocore's V3 Get Single Conversation, byte for byte. Response headers: Cache-Status (RFC 9211), " +
           "x-convocore-region (the region that served the document), x-request-id, Age on cached answers, " +
           "and Warning / x-cache-stale when a stale document is served because every region failed."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("purgeConversation", "/cache/v3/agents/:agentId/convos/:convoId")
+      .setPath(ConversationParams)
+      .addSuccess(Purged)
+      .annotate(OpenApi.Summary, "Purge the gateway's cached copy of one conversation (every replica)")
+      .annotate(
+        OpenApi.Description,
+        "Drops the conversation's cache entry for the caller's partition: in forward mode the partition of " +
+          "the bearer token sent (a caller purges only its own copies), in own-key mode the shared one " +
+          "(a configured caller token is required). With Redis, every replica drops its copy before the answer."
+      )
+  )
+  .middleware(Authorization) {}
+
+export const AgentParams = Schema.Struct({ agentId: Schema.String })
+
+export class ListingGroup extends HttpApiGroup.make("listing")
+  .add(
+    HttpApiEndpoint.get("listConversations", "/v3/agents/:agentId/convos")
+      .setPath(AgentParams)
+      .addSuccess(ConversationListPage)
+      .addError(errorAt(400, "An id, cursor, limit or query parameter refused, or the upstream's own 400"))
+      .addError(errorAt(403, "The upstream's 403, passed through"))
+      .addError(errorAt(404, "The upstream's 404, passed through"))
+      .addError(errorAt(429, "Rate limited upstream; Retry-After says when to try again"))
+      .addError(errorAt(502, "The upstream answered something that is not a valid page"))
+      .addError(
+        errorAt(503, "Every region failed and nothing usable is cached; Retry-After says when to try again")
+      )
+      .annotate(
+        OpenApi.Summary,
+        "Get Agent Conversations, one page (cached briefly, coalesced, with failover)"
+      )
+      .annotate(
+        OpenApi.Description,
+        "Convocore's V3 Get Agent Conversations, byte for byte, one cursor page per request. Query: cursor " +
+          "(a page's nextCursor), limit (clamped to 1..20) and page (only 1); any other parameter is refused with 400. " +
+          "Headers as for Get Single Conversation; pages are kept for GATEWAY_LIST_CACHE_TTL (5 s by default)."
       )
   )
   .middleware(Authorization) {}
@@ -113,6 +156,7 @@ export class OperationsGroup extends HttpApiGroup.make("operations")
 
 export class GatewayApi extends HttpApi.make("convocore-gateway")
   .add(ConversationsGroup)
+  .add(ListingGroup)
   .add(OperationsGroup)
   .annotate(OpenApi.Title, "convocore-gateway")
   .annotate(OpenApi.Version, version)

@@ -36,8 +36,14 @@ export interface GatewaySettings {
     readonly maxBytes: number
     /** How long a stored document is served without asking upstream; 0 stores nothing. */
     readonly ttlMs: number
+    /** How long a stored page of an agent's conversation list is served without asking upstream; 0 stores none. */
+    readonly listTtlMs: number
     /** How long past its TTL a document may still be served when every region fails; 0 never. */
     readonly staleIfErrorMs: number
+    /** How long past its TTL a document is served at once while one replica refreshes it; 0 never. */
+    readonly staleWhileRevalidateMs: number
+    /** With Redis: how long a miss waits for another replica's call for the same key before calling itself. */
+    readonly lockTimeoutMs: number
   }
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   readonly shutdownTimeoutMs: number
@@ -56,6 +62,17 @@ export interface GatewaySettings {
   }
   /** Start the sandbox's EU and NA listeners in-process and use them as upstream (demo mode). */
   readonly sandbox: boolean
+  /** The Redis that replicas share (cache, coalescing, upstream budget); none: every replica on its own. */
+  readonly redis: RedisSettings | undefined
+}
+
+export interface RedisSettings {
+  /** `redis://` or `rediss://` (TLS), with any password; redacted, since it may hold one. */
+  readonly url: Redacted.Redacted<string>
+  /** The URL without user or password, for logs and errors. */
+  readonly location: string
+  /** Every Redis command is bounded by this, so a slow Redis slows no request by more. */
+  readonly commandTimeoutMs: number
 }
 
 export const defaults = {
@@ -64,13 +81,17 @@ export const defaults = {
   cacheMaxEntries: 10_000,
   cacheMaxBytes: 128 * 1024 * 1024,
   cacheTtlMs: 30_000,
+  listCacheTtlMs: 5_000,
   staleIfErrorMs: 5 * 60_000,
   shutdownTimeoutMs: 25_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
   maxRequestsPerSocket: 1_000,
-  maxConnections: 4_096
+  maxConnections: 4_096,
+  redisCommandTimeoutMs: 250,
+  staleWhileRevalidateMs: 0,
+  cacheLockTimeoutMs: 3_000
 } as const
 
 /** Every variable the gateway itself reads, for `--help`, the README and error messages. */
@@ -83,6 +104,7 @@ export const variables = {
   cacheMaxEntries: "GATEWAY_CACHE_MAX_ENTRIES",
   cacheMaxBytes: "GATEWAY_CACHE_MAX_BYTES",
   cacheTtl: "GATEWAY_CACHE_TTL",
+  listCacheTtl: "GATEWAY_LIST_CACHE_TTL",
   staleIfError: "GATEWAY_STALE_IF_ERROR",
   shutdownTimeout: "GATEWAY_SHUTDOWN_TIMEOUT",
   headersTimeout: "GATEWAY_HEADERS_TIMEOUT",
@@ -91,6 +113,10 @@ export const variables = {
   maxRequestsPerSocket: "GATEWAY_MAX_REQUESTS_PER_CONNECTION",
   maxConnections: "GATEWAY_MAX_CONNECTIONS",
   sandbox: "GATEWAY_SANDBOX",
+  redisUrl: "GATEWAY_REDIS_URL",
+  redisTimeout: "GATEWAY_REDIS_TIMEOUT",
+  staleWhileRevalidate: "GATEWAY_STALE_WHILE_REVALIDATE",
+  cacheLockTimeout: "GATEWAY_CACHE_LOCK_TIMEOUT",
   apiKey: "CONVOCORE_API_KEY"
 } as const
 
@@ -107,6 +133,7 @@ export interface RawSettings {
   readonly cacheMaxEntries: string | undefined
   readonly cacheMaxBytes: string | undefined
   readonly cacheTtl: string | undefined
+  readonly listCacheTtl: string | undefined
   readonly staleIfError: string | undefined
   readonly shutdownTimeout: string | undefined
   readonly headersTimeout: string | undefined
@@ -115,6 +142,10 @@ export interface RawSettings {
   readonly maxRequestsPerSocket: string | undefined
   readonly maxConnections: string | undefined
   readonly sandbox: string | undefined
+  readonly redisUrl: Redacted.Redacted<string> | undefined
+  readonly redisTimeout: string | undefined
+  readonly staleWhileRevalidate: string | undefined
+  readonly cacheLockTimeout: string | undefined
   /** Only whether it is set matters here; the client reads its value. */
   readonly apiKeySet: boolean
 }
@@ -130,6 +161,7 @@ export const raw: Config.Config<RawSettings> = Config.all({
   cacheMaxEntries: optionalString(variables.cacheMaxEntries),
   cacheMaxBytes: optionalString(variables.cacheMaxBytes),
   cacheTtl: optionalString(variables.cacheTtl),
+  listCacheTtl: optionalString(variables.listCacheTtl),
   staleIfError: optionalString(variables.staleIfError),
   shutdownTimeout: optionalString(variables.shutdownTimeout),
   headersTimeout: optionalString(variables.headersTimeout),
@@ -138,6 +170,10 @@ export const raw: Config.Config<RawSettings> = Config.all({
   maxRequestsPerSocket: optionalString(variables.maxRequestsPerSocket),
   maxConnections: optionalString(variables.maxConnections),
   sandbox: optionalString(variables.sandbox),
+  redisUrl: Config.map(Config.option(Config.redacted(variables.redisUrl)), Option.getOrUndefined),
+  redisTimeout: optionalString(variables.redisTimeout),
+  staleWhileRevalidate: optionalString(variables.staleWhileRevalidate),
+  cacheLockTimeout: optionalString(variables.cacheLockTimeout),
   apiKeySet: Config.map(
     Config.all([
       Config.option(Config.string(variables.apiKey)),
@@ -152,6 +188,84 @@ const parseBoolean = (text: string): boolean | undefined => {
   if (["1", "true", "yes", "on"].includes(value)) return true
   if (["0", "false", "no", "off", ""].includes(value)) return false
   return undefined
+}
+
+/** `redis://[user:password@]host[:port][/db]` or `rediss://...`; the location is the URL without credentials. */
+export const parseRedisUrl = (text: string): Either.Either<{ readonly location: string }, string> => {
+  let url: URL
+  try {
+    url = new URL(text.trim())
+  } catch {
+    return Either.left("is not a URL: expected redis://host:port[/db] or rediss://host:port[/db]")
+  }
+  // Only a redis: URL has a password that can be taken out; any other is named by its scheme alone.
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:")
+    return Either.left(
+      `the scheme ${Excerpt.quote(url.protocol)} is not a Redis one: expected redis:// or rediss:// (TLS)`
+    )
+  url.username = ""
+  url.password = ""
+  const shown = Excerpt.quote(url.href)
+  if (url.hostname === "") return Either.left(`${shown} names no host`)
+  if (!/^\/?(\d+)?$/.test(url.pathname))
+    return Either.left(`${shown}: the path must be a database number, as in redis://host:6379/0`)
+  if (url.search !== "" || url.hash !== "")
+    return Either.left(`${shown}: query and fragment are not supported`)
+  return Either.right({ location: `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}` })
+}
+
+const redisSettings = (
+  input: RawSettings,
+  problems: Array<string>,
+  duration: (name: string, text: string | undefined, fallback: number) => number
+): RedisSettings | undefined => {
+  const commandTimeoutMs = duration(
+    variables.redisTimeout,
+    input.redisTimeout,
+    defaults.redisCommandTimeoutMs
+  )
+  if (commandTimeoutMs <= 0) problems.push(`${variables.redisTimeout}: must be more than 0`)
+  const text = input.redisUrl === undefined ? "" : Redacted.value(input.redisUrl).trim()
+  if (text === "") {
+    if (input.redisTimeout !== undefined)
+      problems.push(`${variables.redisTimeout} is set, but ${variables.redisUrl} is not: set both or neither`)
+    return undefined
+  }
+  return Either.match(parseRedisUrl(text), {
+    onLeft: (message) => {
+      problems.push(`${variables.redisUrl}: ${message}`)
+      return undefined
+    },
+    onRight: ({ location }) => ({ url: Redacted.make(text), location, commandTimeoutMs })
+  })
+}
+
+/** Stale-while-revalidate, and the wait of a miss on another replica's call (which needs Redis). */
+const sharedCacheSettings = (
+  input: RawSettings,
+  problems: Array<string>,
+  duration: (name: string, text: string | undefined, fallback: number) => number
+) => {
+  const lockTimeoutMs = duration(
+    variables.cacheLockTimeout,
+    input.cacheLockTimeout,
+    defaults.cacheLockTimeoutMs
+  )
+  if (input.cacheLockTimeout !== undefined && lockTimeoutMs <= 0)
+    problems.push(`${variables.cacheLockTimeout}: must be more than 0`)
+  const redisSet = input.redisUrl !== undefined && Redacted.value(input.redisUrl).trim() !== ""
+  if (input.cacheLockTimeout !== undefined && !redisSet)
+    problems.push(
+      `${variables.cacheLockTimeout} is set, but ${variables.redisUrl} is not: replicas wait on each other only through Redis`
+    )
+  return {
+    staleWhileRevalidateMs: duration(
+      variables.staleWhileRevalidate,
+      input.staleWhileRevalidate,
+      defaults.staleWhileRevalidateMs
+    ),
+    lockTimeoutMs
+  }
 }
 
 /** Validates the raw values; `Left` lists every problem, one message per variable. */
@@ -268,7 +382,9 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
         Number.MAX_SAFE_INTEGER
       ),
       ttlMs: duration(variables.cacheTtl, input.cacheTtl, defaults.cacheTtlMs),
-      staleIfErrorMs: duration(variables.staleIfError, input.staleIfError, defaults.staleIfErrorMs)
+      listTtlMs: duration(variables.listCacheTtl, input.listCacheTtl, defaults.listCacheTtlMs),
+      staleIfErrorMs: duration(variables.staleIfError, input.staleIfError, defaults.staleIfErrorMs),
+      ...sharedCacheSettings(input, problems, duration)
     },
     shutdownTimeoutMs: duration(variables.shutdownTimeout, input.shutdownTimeout, defaults.shutdownTimeoutMs),
     connections: {
@@ -294,7 +410,8 @@ export const validate = (input: RawSettings): Either.Either<GatewaySettings, Rea
         1_000_000
       )
     },
-    sandbox
+    sandbox,
+    redis: redisSettings(input, problems, duration)
   }
   return problems.length === 0 ? Either.right(settings) : Either.left(problems)
 }

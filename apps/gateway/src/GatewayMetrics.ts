@@ -5,7 +5,7 @@
 import { Context, Effect, Layer } from "effect"
 import * as Prometheus from "prom-client"
 
-export type CacheEvent = "hit" | "miss" | "collapsed" | "stale" | "stored" | "evicted"
+export type CacheEvent = "hit" | "hit-l2" | "miss" | "collapsed" | "stale" | "stored" | "evicted"
 
 export interface RegionGauge {
   readonly target: string
@@ -53,6 +53,11 @@ const make = () => {
         untalliedHits = 0
       }
     }),
+    "hit-l2": new Prometheus.Counter({
+      name: "convocore_gateway_cache_l2_hits_total",
+      help: "Requests served from the cache the replicas share (Redis), this replica's memory having no fresh copy",
+      registers: [registry]
+    }),
     miss: new Prometheus.Counter({
       name: "convocore_gateway_cache_misses_total",
       help: "Requests that started an upstream call",
@@ -65,7 +70,7 @@ const make = () => {
     }),
     stale: new Prometheus.Counter({
       name: "convocore_gateway_cache_stale_served_total",
-      help: "Requests answered with a stale entry because every region failed (stale-if-error)",
+      help: "Requests answered with a stale entry: every region failed (stale-if-error), or it is being refreshed (stale-while-revalidate)",
       registers: [registry]
     }),
     stored: new Prometheus.Counter({
@@ -107,6 +112,26 @@ const make = () => {
     registers: [registry]
   })
 
+  // Only a gateway with Redis has these: a gauge at 0 on every replica without Redis would read as an outage.
+  const redisUp = new Prometheus.Gauge({
+    name: "convocore_gateway_redis_up",
+    help: "1 while the Redis the replicas share answers, 0 while this replica serves without it",
+    registers: []
+  })
+  const redisErrors = new Prometheus.Counter({
+    name: "convocore_gateway_redis_errors_total",
+    help: "Redis operations that failed or timed out and were done without Redis, by operation",
+    labelNames: ["op"] as const,
+    registers: []
+  })
+  let redisRegistered = false
+  const registerRedis = () => {
+    if (redisRegistered) return
+    redisRegistered = true
+    registry.registerMetric(redisUp)
+    registry.registerMetric(redisErrors)
+  }
+
   const hitDuration = duration.labels(hitRoute)
 
   return {
@@ -126,14 +151,24 @@ const make = () => {
       if (count > 0) cache[event].inc(count)
     },
     attempt: (region: string, outcome: string) => attempts.inc({ region, outcome }),
+    redisError: (op: string) => {
+      registerRedis()
+      redisErrors.inc({ op })
+    },
     /** Renders the exposition text; gauges read at scrape time are set just before. */
     render: (gauges: {
       readonly entries: number
       readonly bytes: number
       readonly inFlight: number
       readonly regions: ReadonlyArray<RegionGauge>
+      /** Whether the shared cache answers; `undefined` without one. */
+      readonly sharedUp?: boolean | undefined
     }) =>
       Effect.promise(() => {
+        if (gauges.sharedUp !== undefined) {
+          registerRedis()
+          redisUp.set(gauges.sharedUp ? 1 : 0)
+        }
         inFlight.set(gauges.inFlight)
         entries.set(gauges.entries)
         bytes.set(gauges.bytes)

@@ -28,16 +28,19 @@ import {
   type Scope
 } from "effect"
 import { AuthorizationLive } from "./CallerAuth.js"
-import { ConversationsLive, makeConversationAnswer } from "./Conversations.js"
+import { ConversationsLive, conversationRead, makeCachedReads } from "./Conversations.js"
 import * as FastPath from "./FastPath.js"
 import { GatewayApi } from "./GatewayApi.js"
 import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"
 import type * as GatewayLogger from "./GatewayLogger.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import { Lifecycle, requestLifecycle } from "./Lifecycle.js"
+import { ListPagesLive } from "./ListPages.js"
 import { OperationsLive } from "./Operations.js"
 import * as PassThrough from "./PassThrough.js"
 import { PassThrough as PassThroughService } from "./PassThrough.js"
+import { RedisConnection } from "./RedisConnection.js"
+import * as RedisSharedCache from "./RedisSharedCache.js"
 import * as RequestTelemetry from "./RequestTelemetry.js"
 import { ResponseCache } from "./ResponseCache.js"
 import { Upstream } from "./Upstream.js"
@@ -96,7 +99,7 @@ export class GatewayHttpServer extends Http.Server {
 }
 
 const ApiLive = HttpApiBuilder.api(GatewayApi).pipe(
-  Layer.provide([ConversationsLive, OperationsLive]),
+  Layer.provide([ConversationsLive, ListPagesLive, OperationsLive]),
   Layer.provide(AuthorizationLive)
 )
 
@@ -109,7 +112,11 @@ export const layerWith = <E>(
   upstream: Layer.Layer<Upstream, E, GatewayMetrics | GatewayConfig>,
   server: Http.Server
 ) => {
-  const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer, PassThroughService.layer).pipe(
+  const services = Layer.mergeAll(
+    ResponseCache.layer.pipe(Layer.provide(sharedCacheOf(settings))),
+    Lifecycle.layer,
+    PassThroughService.layer
+  ).pipe(
     Layer.provideMerge(upstream),
     Layer.provideMerge(GatewayMetrics.layer),
     Layer.provideMerge(GatewayConfig.layer(settings))
@@ -125,6 +132,15 @@ export const layerWith = <E>(
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host }))
   )
 }
+
+/**
+ * The cache the replicas share: on Redis when `GATEWAY_REDIS_URL` is set, else none (the response cache
+ * looks for it with `serviceOption`, hence the `never` output).
+ */
+export const sharedCacheOf = (settings: GatewaySettings): Layer.Layer<never> =>
+  settings.redis === undefined
+    ? Layer.empty
+    : RedisSharedCache.layer.pipe(Layer.provide(RedisConnection.layer(settings.redis)))
 
 export interface RunningGateway {
   /** `http://host:port`, the base of every route; Convocore clients use `${url}/v3`. */
@@ -172,6 +188,9 @@ export const startWith = <E>(
     const context = yield* Layer.build(layerWith(settings, upstream, server))
     const runtime = yield* Effect.runtime<never>()
     const telemetry = yield* FiberRef.get(ClientMetrics.enabled)
+    const serveCached = yield* Effect.provide(makeCachedReads, context)
+    const cache = Context.get(context, ResponseCache)
+    const upstreamService = Context.get(context, Upstream)
     const logRequests = LogLevel.lessThanEqual(
       yield* FiberRef.get(FiberRef.currentMinimumLogLevel),
       LogLevel.Info
@@ -186,7 +205,8 @@ export const startWith = <E>(
       miss: telemetry
         ? undefined
         : {
-            answer: yield* Effect.provide(makeConversationAnswer(), context),
+            answer: (caller, path) =>
+              serveCached(conversationRead(cache, upstreamService, caller, path, undefined)),
             runtime,
             track: (response) => server.track(response)
           },

@@ -47,6 +47,10 @@ Environment (see README.md for the full table):
   ${variables.allowRoutes}        own-key mode: more routes passed on with the gateway's key
   ${variables.apiKey}            own-key mode: the gateway's own Convocore key
   ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
+  ${variables.listCacheTtl}         how long a page of an agent's conversation list is cached (default 5s)
+  ${variables.staleWhileRevalidate}
+  ${variables.redisUrl}, ${variables.redisTimeout}, ${variables.cacheLockTimeout}
+                                 several replicas sharing a Redis (cache, one upstream call per document)
   ${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL
   ${variables.headersTimeout}, ${variables.requestTimeout}, ${variables.keepAliveTimeout},
   ${variables.maxRequestsPerSocket}, ${variables.maxConnections}

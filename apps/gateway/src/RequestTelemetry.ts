@@ -8,23 +8,26 @@ import * as Spans from "@convocore-effect/client/Spans"
 import { Effect, Metric, MetricLabel } from "effect"
 
 /** Which layer answered, read from the `Cache-Status` the answer carries (see ./Conversations.ts). */
-export type CacheLayer = "l1" | "l1-stale" | "coalesced" | "upstream"
+export type CacheLayer = "l1" | "l2" | "l1-stale" | "coalesced" | "upstream"
 
 export const cacheLayerOf = (cacheStatus: string | undefined): CacheLayer | undefined => {
   // `only-if-cached` on a miss: no layer answered.
   if (cacheStatus === undefined || cacheStatus.includes("only-if-cached")) return undefined
-  if (cacheStatus.includes("stale-if-error")) return "l1-stale"
+  if (cacheStatus.includes("stale-if-error") || cacheStatus.includes("stale-while-revalidate"))
+    return "l1-stale"
+  if (cacheStatus.includes("detail=l2")) return "l2"
   if (cacheStatus.includes("collapsed")) return "coalesced"
   return cacheStatus.includes("fwd=") ? "upstream" : "l1"
 }
 
 export const cacheResults = Metric.counter("convocore.gateway.cache.results", {
-  description: "Conversation requests by the layer that answered: l1, l1-stale, coalesced, upstream",
+  description: "Conversation requests by the layer that answered: l1, l2, l1-stale, coalesced, upstream",
   incremental: true
 })
 
 const labels = {
   l1: [MetricLabel.make("layer", "l1")],
+  l2: [MetricLabel.make("layer", "l2")],
   "l1-stale": [MetricLabel.make("layer", "l1-stale")],
   coalesced: [MetricLabel.make("layer", "coalesced")],
   upstream: [MetricLabel.make("layer", "upstream")]

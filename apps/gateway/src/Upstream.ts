@@ -10,12 +10,20 @@ import {
   Convocore,
   ConvocoreConfig,
   type ConvocoreSettings,
+  decodePage,
   type Received,
   ResilientHttpClient,
   type Target,
+  type Traced,
   UndiciTransport
 } from "@convocore-effect/client"
-import { type ConvocoreError, TransportError } from "@convocore-effect/schema"
+import {
+  type AgentId,
+  type ConvocoreError,
+  type ListQuery,
+  listPath,
+  TransportError
+} from "@convocore-effect/schema"
 import { HttpClient, HttpClientRequest, type HttpMethod } from "@effect/platform"
 import { Clock, Context, Effect, Either, FiberRef, Layer, type Redacted, type Stream } from "effect"
 import { GatewayMetrics, type RegionGauge } from "./GatewayMetrics.js"
@@ -92,6 +100,12 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
       convoId: string,
       token: Redacted.Redacted<string> | undefined
     ) => Effect.Effect<UpstreamResult>
+    /** One page of an agent's conversation list, validated as the client's listing validates it. */
+    readonly listPage: (
+      agentId: AgentId,
+      query: ListQuery,
+      token: Redacted.Redacted<string> | undefined
+    ) => Effect.Effect<UpstreamResult>
     /**
      * Any other route, passed on: a GET through the client's resilient call (retry, failover), any other
      * method once, to the configured region, its body streamed both ways.
@@ -113,20 +127,9 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
       const metrics = yield* GatewayMetrics
       const targets: ReadonlyArray<Target> = settings.endpoints._tag === "Single" ? ["custom"] : ["eu", "na"]
 
-      const getConversation = (
-        agentId: string,
-        convoId: string,
-        token: Redacted.Redacted<string> | undefined
-      ) =>
+      /** A validated call's outcome as the cache keeps it: the upstream's exact bytes, or the failure. */
+      const resultOf = (traced: Traced<unknown>) =>
         Effect.gen(function* () {
-          const requestId = yield* FiberRef.get(currentRequestId)
-          const traced = yield* convocore.getEnvelopeWithTrail(
-            { agentId, convoId },
-            {
-              credentials: token,
-              headers: requestId === undefined ? undefined : { "x-request-id": requestId }
-            }
-          )
           for (const attempt of traced.attempts) {
             if (attempt.outcome !== "circuit-open") metrics.attempt(attempt.region, attempt.outcome)
           }
@@ -151,6 +154,35 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
             attempts: traced.attempts
           } satisfies UpstreamResult
         })
+
+      const callOptions = (token: Redacted.Redacted<string> | undefined) =>
+        Effect.map(FiberRef.get(currentRequestId), (requestId) => ({
+          credentials: token,
+          headers: requestId === undefined ? undefined : { "x-request-id": requestId }
+        }))
+
+      const getConversation = (
+        agentId: string,
+        convoId: string,
+        token: Redacted.Redacted<string> | undefined
+      ) =>
+        Effect.flatMap(callOptions(token), (options) =>
+          Effect.flatMap(convocore.getEnvelopeWithTrail({ agentId, convoId }, options), resultOf)
+        )
+
+      // Checked with the client listing's own page decoder, so a page the listing would refuse is refused here.
+      const listPage = (agentId: AgentId, query: ListQuery, token: Redacted.Redacted<string> | undefined) =>
+        Effect.flatMap(callOptions(token), (options) =>
+          Effect.flatMap(
+            resilient.execute({
+              path: listPath(agentId, query),
+              decode: decodePage(query.cursor),
+              agentId,
+              options
+            }),
+            resultOf
+          )
+        )
 
       const requestIdHeader = Effect.map(FiberRef.get(currentRequestId), (requestId) =>
         requestId === undefined ? {} : { "x-request-id": requestId }
@@ -242,7 +274,7 @@ export class Upstream extends Context.Tag("@convocore-effect/gateway/Upstream")<
         )
       )
 
-      return { getConversation, forward, health }
+      return { getConversation, listPage, forward, health }
     })
   )
 

@@ -113,4 +113,28 @@ describe("own-key mode", () => {
       assert.strictEqual(yield* stack.upstreamRequests, 1)
     })
   )
+
+  it.scopedLive("purges the shared copy only for a configured caller", () =>
+    Effect.gen(function* () {
+      const stack = yield* startStack({
+        gateway: { callerTokens: Redacted.make(callerToken), apiKeySet: true },
+        client: { apiKey: demoKey }
+      })
+      const purge = (headers: Record<string, string>) =>
+        stack.via(0, `/cache${seedPath}`, { method: "DELETE", headers })
+      yield* stack.get(seedPath, bearer(callerToken))
+      for (const headers of [bearer(demoKey), bearer("some-other-caller-token"), {}]) {
+        assert.strictEqual((yield* purge(headers)).status, 401)
+        assert.match(
+          (yield* stack.get(seedPath, bearer(callerToken))).headers.get("cache-status") ?? "",
+          /; hit;/
+        )
+      }
+      const purged = yield* purge(bearer(callerToken))
+      assert.deepStrictEqual([purged.status, purged.json()], [200, { purged: true }])
+      const after = yield* stack.get(seedPath, bearer(callerToken))
+      assert.strictEqual(after.headers.get("cache-status"), "convocore-gateway; fwd=miss; stored; ttl=30")
+      assert.strictEqual(yield* stack.upstreamRequests, 2)
+    })
+  )
 })

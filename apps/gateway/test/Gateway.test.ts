@@ -330,6 +330,36 @@ describe("failover and failure", () => {
     })
   )
 
+  it.scopedLive("stale-while-revalidate serves a stale copy at once and refreshes it behind, once", () =>
+    Effect.gen(function* () {
+      const stack = yield* startStack({ gateway: { cacheTtl: "1s", staleWhileRevalidate: "1m" } })
+      const path = conversationPath("revalidated-alone")
+      const first = yield* stack.get(path, auth)
+      yield* Effect.sleep("1100 millis")
+      const stale = yield* Effect.forEach([1, 2, 3], () => stack.get(path, auth), {
+        concurrency: "unbounded"
+      })
+      for (const answer of stale) {
+        assert.deepStrictEqual(answer.bytes, first.bytes)
+        assert.match(
+          answer.headers.get("cache-status") ?? "",
+          /^convocore-gateway; fwd=stale; ttl=-\d+; detail=stale-while-revalidate$/
+        )
+        assert.isAtLeast(Number(answer.headers.get("age")), 1)
+      }
+      for (let i = 0; i < 100 && (yield* stack.upstreamRequests) < 2; i++) yield* Effect.sleep("20 millis")
+      assert.strictEqual(yield* stack.upstreamRequests, 2)
+      assert.strictEqual(
+        (yield* stack.get(path, auth)).headers.get("cache-status")?.startsWith("convocore-gateway; hit;"),
+        true
+      )
+      // A caller that asks for a new copy is not given the stale one.
+      yield* Effect.sleep("1100 millis")
+      const renewed = yield* stack.get(path, { ...auth, "cache-control": "no-cache" })
+      assert.strictEqual(renewed.headers.get("cache-status"), "convocore-gateway; fwd=request; stored; ttl=1")
+    })
+  )
+
   it.scopedLive("maps rate limiting to 429 with Retry-After and an invalid upstream body to 502", () =>
     Effect.gen(function* () {
       const stack = yield* startStack({ client: { maxAttempts: 1 } })

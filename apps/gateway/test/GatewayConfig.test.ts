@@ -48,6 +48,80 @@ describe("GatewayConfig", () => {
     assert.match(problems({ staleIfError: "-5m" })[0] ?? "", /^GATEWAY_STALE_IF_ERROR: "-5m" is negative/)
   })
 
+  it("reads GATEWAY_LIST_CACHE_TTL as a duration, 5 s unless set, 0 turning list caching off", () => {
+    const listTtl = (listCacheTtl?: string) =>
+      Either.getOrThrow(validate({ ...empty, listCacheTtl })).cache.listTtlMs
+    assert.strictEqual(listTtl(), 5_000)
+    assert.strictEqual(listTtl("2s"), 2_000)
+    assert.strictEqual(listTtl("0"), 0)
+    assert.strictEqual(Either.getOrThrow(validate({ ...empty, listCacheTtl: "2s" })).cache.ttlMs, 30_000)
+    assert.deepStrictEqual(problems({ listCacheTtl: "briefly" }), [
+      'GATEWAY_LIST_CACHE_TTL: "briefly" is not a duration; expected milliseconds (5000) or a number with a unit, such as 500ms, 2s, 1.5m, 1h or "10 seconds"'
+    ])
+  })
+
+  it("reads GATEWAY_REDIS_URL without ever echoing its password", () => {
+    const redis = (redisUrl: string, redisTimeout?: string) =>
+      Either.getOrThrow(
+        validate({
+          ...empty,
+          redisUrl: Redacted.make(redisUrl),
+          ...(redisTimeout === undefined ? {} : { redisTimeout })
+        })
+      ).redis
+    assert.isUndefined(Either.getOrThrow(validate(empty)).redis)
+    const plain = redis("redis://127.0.0.1:6380/2")
+    assert.strictEqual(plain?.location, "redis://127.0.0.1:6380/2")
+    assert.strictEqual(plain?.commandTimeoutMs, 250)
+    const tls = redis("rediss://worker:s3cret-pass@cache.internal:6379", "50ms")
+    assert.strictEqual(tls?.location, "rediss://cache.internal:6379")
+    assert.strictEqual(tls?.commandTimeoutMs, 50)
+    assert.strictEqual(Redacted.value(tls!.url), "rediss://worker:s3cret-pass@cache.internal:6379")
+    assert.notInclude(String(tls?.url), "s3cret")
+
+    const refused = (redisUrl: string) => problems({ redisUrl: Redacted.make(redisUrl) })
+    assert.deepStrictEqual(refused("http://:s3cret-pass@cache.internal:6379"), [
+      'GATEWAY_REDIS_URL: the scheme "http:" is not a Redis one: expected redis:// or rediss:// (TLS)'
+    ])
+    assert.deepStrictEqual(refused("redis://:s3cret-pass@cache/zero"), [
+      'GATEWAY_REDIS_URL: "redis://cache/zero": the path must be a database number, as in redis://host:6379/0'
+    ])
+    assert.deepStrictEqual(refused("cache:6379 s3cret-pass"), [
+      'GATEWAY_REDIS_URL: the scheme "cache:" is not a Redis one: expected redis:// or rediss:// (TLS)'
+    ])
+    assert.deepStrictEqual(refused("s3cret-pass"), [
+      "GATEWAY_REDIS_URL: is not a URL: expected redis://host:port[/db] or rediss://host:port[/db]"
+    ])
+    assert.deepStrictEqual(problems({ redisTimeout: "1s" }), [
+      "GATEWAY_REDIS_TIMEOUT is set, but GATEWAY_REDIS_URL is not: set both or neither"
+    ])
+    assert.deepStrictEqual(problems({ redisUrl: Redacted.make("redis://cache"), redisTimeout: "0" }), [
+      "GATEWAY_REDIS_TIMEOUT: must be more than 0"
+    ])
+  })
+
+  it("reads stale-while-revalidate (off by default) and the lock timeout, which only Redis uses", () => {
+    const settings = Either.getOrThrow(validate(empty))
+    assert.strictEqual(settings.cache.staleWhileRevalidateMs, 0)
+    assert.strictEqual(settings.cache.lockTimeoutMs, 3_000)
+    assert.strictEqual(
+      Either.getOrThrow(validate({ ...empty, staleWhileRevalidate: "1m" })).cache.staleWhileRevalidateMs,
+      60_000
+    )
+    const redisUrl = Redacted.make("redis://cache:6379")
+    assert.strictEqual(
+      Either.getOrThrow(validate({ ...empty, redisUrl, cacheLockTimeout: "500ms" })).cache.lockTimeoutMs,
+      500
+    )
+    assert.deepStrictEqual(problems({ cacheLockTimeout: "2s" }), [
+      "GATEWAY_CACHE_LOCK_TIMEOUT is set, but GATEWAY_REDIS_URL is not: replicas wait on each other only through Redis"
+    ])
+    assert.deepStrictEqual(problems({ redisUrl, cacheLockTimeout: "0" }), [
+      "GATEWAY_CACHE_LOCK_TIMEOUT: must be more than 0"
+    ])
+    assert.match(problems({ staleWhileRevalidate: "soon" })[0] ?? "", /^GATEWAY_STALE_WHILE_REVALIDATE: /)
+  })
+
   it("echoes at most the start of a long value", () => {
     const found = problems({ port: "9".repeat(1_048_576), auth: "a".repeat(1_048_576) })
     assert.strictEqual(found.length, 2)

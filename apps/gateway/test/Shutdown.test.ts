@@ -1,13 +1,16 @@
 /**
  * The built bundle as a subprocess, as operators run it: `convocore-gateway --sandbox` with a slow EU, a
- * SIGTERM while requests are in flight, and what a client sees.
+ * SIGTERM while requests are in flight, and what a client sees; and `fleet.mjs`, which runs the bundle as
+ * two replicas over Redis (here, in this file, so that one build serves both).
  */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Agent, request } from "undici"
+import { redisAvailable } from "./services/RedisServer.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const bundle = fileURLToPath(new URL("../dist/convocore-gateway.mjs", import.meta.url))
@@ -208,5 +211,65 @@ describe("the bundled binary", () => {
       assert.include(result.stderr, "GATEWAY_CALLER_TOKENS: own-key mode accepts only configured callers")
       assert.notInclude(result.stderr, "    at ")
     })
+  )
+})
+
+describe.skipIf(!redisAvailable)("the fleet command (node fleet.mjs)", () => {
+  it.scopedLive(
+    "starts Redis, the sandbox and two replicas sharing it, prints their URLs, and stops all on Ctrl-C",
+    () =>
+      Effect.gen(function* () {
+        ensureBuilt()
+        const fleet = spawn(process.execPath, ["fleet.mjs"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+        yield* Effect.addFinalizer(() => Effect.sync(() => fleet.exitCode === null && fleet.kill("SIGKILL")))
+        const exited = new Promise<number | null>((resolve) => fleet.once("exit", (code) => resolve(code)))
+        let output = ""
+        fleet.stdout?.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+        })
+        fleet.stderr?.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+        })
+        for (let i = 0; !output.includes("Ctrl-C") && i < 600; i++) yield* Effect.sleep("50 millis")
+        const replicas = [...output.matchAll(/^fleet: replica \d+ (\S+)$/gm)].map((m) => m[1])
+        const redisPort = Number(/^fleet: redis +redis:\/\/127\.0\.0\.1:(\d+)$/m.exec(output)?.[1])
+        assert.strictEqual(replicas.length, 2, output)
+
+        const headers = { authorization: "Bearer vg_sandbox_demo_key" }
+        const statusVia = (url: string | undefined) =>
+          Effect.promise(() =>
+            fetch(`${url}/v3/agents/agent123/convos/convo456`, { headers }).then((r) =>
+              r.headers.get("cache-status")
+            )
+          )
+        assert.strictEqual(yield* statusVia(replicas[0]), "convocore-gateway; fwd=miss; stored; ttl=30")
+        // The replicas connect to Redis as they start; the second finds the first one's entry there.
+        let second = yield* statusVia(replicas[1])
+        for (let i = 0; second?.endsWith("detail=l2") !== true && i < 50; i++) {
+          yield* Effect.sleep("100 millis")
+          yield* statusVia(replicas[0])
+          second = yield* statusVia(replicas[1])
+        }
+        assert.match(second ?? "", /^convocore-gateway; hit; ttl=\d+; detail=l2$/)
+
+        fleet.kill("SIGINT")
+        assert.strictEqual(yield* Effect.promise(() => exited), 0, output)
+        const refused = (url: string) =>
+          fetch(`${url}/healthz`).then(
+            () => false,
+            () => true
+          )
+        for (const url of replicas) assert.isTrue(yield* Effect.promise(() => refused(url ?? "")))
+        // Redis answers no HTTP: whether anything still accepts connections on its port.
+        const accepts = (port: number) =>
+          new Promise<boolean>((resolve) => {
+            const socket = net.connect(port, "127.0.0.1", () => {
+              socket.destroy()
+              resolve(true)
+            })
+            socket.on("error", () => resolve(false))
+          })
+        assert.isFalse(yield* Effect.promise(() => accepts(redisPort)))
+      })
   )
 })

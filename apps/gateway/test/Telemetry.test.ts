@@ -66,6 +66,13 @@ describe("telemetry", () => {
       cacheLayerOf("convocore-gateway; fwd=stale; fwd-status=503; ttl=-40; detail=stale-if-error"),
       "l1-stale"
     )
+    assert.strictEqual(cacheLayerOf("convocore-gateway; hit; ttl=12; detail=l1"), "l1")
+    assert.strictEqual(cacheLayerOf("convocore-gateway; hit; ttl=12; detail=l2"), "l2")
+    assert.strictEqual(cacheLayerOf("convocore-gateway; hit; ttl=30; detail=l2-wait"), "l2")
+    assert.strictEqual(
+      cacheLayerOf("convocore-gateway; fwd=stale; ttl=-3; detail=stale-while-revalidate"),
+      "l1-stale"
+    )
     assert.strictEqual(cacheLayerOf("convocore-gateway; fwd=miss; detail=only-if-cached"), undefined)
     assert.strictEqual(cacheLayerOf(undefined), undefined)
   })

@@ -8,10 +8,10 @@
 
 import { ConnectFailure, Region } from "@convocore-effect/schema"
 import type { HttpClientRequest } from "@effect/platform"
-import { HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientError } from "@effect/platform"
 import { Effect, Stream } from "effect"
 import type { Reply, SandboxRequest } from "./Handler.js"
-import { bodyStream } from "./Handler.js"
+import { InProcessResponse } from "./InProcessResponse.js"
 
 type RegionName = Region.Region
 
@@ -86,15 +86,9 @@ export const makeHttpClient = (
           })
         case "Hang":
           return yield* Effect.never
-        case "Respond": {
-          const plain = reply.slowBodyMs === undefined && reply.truncateAt === undefined
-          // A slow or truncated body is streamed by the same stream the listener writes, on this fiber's clock.
-          const source = plain ? reply.body : yield* Stream.toReadableStreamEffect(bodyStream(reply))
-          return HttpClientResponse.fromWeb(
-            request,
-            new Response(source, { status: reply.status, headers: reply.headers })
-          )
-        }
+        case "Respond":
+          // A slow or truncated body is delivered by the same stream the listener writes, on the reader's clock.
+          return new InProcessResponse(request, reply)
       }
     })
   )

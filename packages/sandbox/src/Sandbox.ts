@@ -20,7 +20,7 @@ import * as Faults from "./Faults.js"
 import * as Fixtures from "./Fixtures.js"
 import * as Handler from "./Handler.js"
 import * as InProcess from "./InProcess.js"
-import * as Listener from "./Listener.js"
+import type * as Listener from "./Listener.js"
 import * as Listing from "./Listing.js"
 
 type RegionName = Region.Region
@@ -175,7 +175,14 @@ export const layerInProcess = (
 export const listen = (
   options: Listener.ListenOptions = {}
 ): Effect.Effect<Listener.Listening, Listener.ListenError, Sandbox | Scope.Scope> =>
-  Effect.flatMap(Sandbox, (sandbox) => Listener.listen(sandbox, options))
+  Effect.flatMap(Sandbox, (sandbox) =>
+    // Loaded when asked for: importing `node:http` as an ES module loads Node's bundled undici (about
+    // 30 ms on Node 24), which an in-process sandbox never needs.
+    Effect.flatMap(
+      Effect.promise(() => import("./Listener.js")),
+      (Listener) => Listener.listen(sandbox, options)
+    )
+  )
 
 export const layerListen = (
   options: Listener.ListenOptions = {}

@@ -1,7 +1,7 @@
 import { ConnectFailure, seedExampleResponse } from "@convocore-effect/schema"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, TestClock } from "effect"
+import { Chunk, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
 import { Fixtures, Sandbox } from "../src/index.js"
 import { causeCode, convo, get, list } from "./services/Http.js"
 import { fetchInProcess, inProcess } from "./services/InProcess.js"
@@ -80,6 +80,35 @@ describe("InProcess", () => {
       assert.strictEqual((yield* Fiber.join(slow)).text, seedBytes)
       const truncated = yield* Effect.flip(fetchInProcess(url, { "x-sandbox-fault": "truncated" }))
       assert.strictEqual(truncated._tag, "ResponseError")
+    }).pipe(Effect.provide(inProcess()))
+  )
+
+  it.effect("every reader of a response gives the same body, delivered once", () =>
+    Effect.gen(function* () {
+      const { urls } = yield* Sandbox.Endpoints
+      const client = yield* HttpClient.HttpClient
+      const request = (fault: string) =>
+        HttpClientRequest.get(convo(urls.eu, Fixtures.demoAgent, Fixtures.ids.seedExample)).pipe(
+          HttpClientRequest.bearerToken(Fixtures.demoApiKey),
+          HttpClientRequest.setHeader("x-sandbox-fault", fault)
+        )
+      const slow = yield* client.execute(request("slow-body=1s"))
+      const text = yield* Effect.fork(slow.text)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(text), seedBytes)
+      // The clock stands still from here: a reader that waited for a second delivery would never end.
+      assert.deepStrictEqual(yield* slow.json, seedExampleResponse)
+      assert.strictEqual(new TextDecoder().decode(yield* slow.arrayBuffer), seedBytes)
+      const plain = yield* client.execute(request("none"))
+      const chunks = yield* Stream.runCollect(plain.stream)
+      assert.strictEqual(
+        Chunk.join(
+          Chunk.map(chunks, (bytes) => new TextDecoder().decode(bytes)),
+          ""
+        ),
+        seedBytes
+      )
+      assert.strictEqual(plain.headers["content-length"], String(Buffer.byteLength(seedBytes)))
     }).pipe(Effect.provide(inProcess()))
   )
 

@@ -40,7 +40,12 @@ export const jsonSchemaOf = (schema: Schema.Schema.AnyNoContext): object =>
 export const compileAfter = 20
 
 export const make = <A, I>(schema: Schema.Schema<A, I, never>): FastDecoder<A> => {
-  const decodeWithEffect = Schema.decodeUnknownEither(schema, { errors: "first" })
+  // Built on first use, as the validator is: a module defines several decoders, a command runs one or two.
+  let effectDecoder: ((input: unknown) => Either.Either<A, ParseResult.ParseError>) | undefined
+  const decodeWithEffect = (input: unknown) => {
+    effectDecoder ??= Schema.decodeUnknownEither(schema, { errors: "first" })
+    return effectDecoder(input)
+  }
   const fast = !hasTransformation(schema.ast)
   // Compiled on first use: CLI start-up should not pay for a validator it may never need.
   let compiled: ((input: unknown) => boolean) | undefined

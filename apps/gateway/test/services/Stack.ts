@@ -24,6 +24,7 @@ export const nothingSet: RawSettings = {
   cacheMaxEntries: undefined,
   cacheMaxBytes: undefined,
   cacheTtl: undefined,
+  listCacheTtl: undefined,
   staleIfError: undefined,
   shutdownTimeout: undefined,
   headersTimeout: undefined,
@@ -32,6 +33,10 @@ export const nothingSet: RawSettings = {
   maxRequestsPerSocket: undefined,
   maxConnections: undefined,
   sandbox: undefined,
+  redisUrl: undefined,
+  redisTimeout: undefined,
+  staleWhileRevalidate: undefined,
+  cacheLockTimeout: undefined,
   apiKeySet: false
 }
 
@@ -44,6 +49,8 @@ export interface StackOptions {
   readonly client?: Partial<ConvocoreConfigInput>
   /** Log request lines (at info) into the stack's `requestLines`, from the fast path and the full path alike. */
   readonly logRequests?: boolean
+  /** Gateways in front of the one sandbox, as replicas of a fleet (default 1); with `redisUrl` they share it. */
+  readonly replicas?: number
 }
 
 export interface Answer {
@@ -54,8 +61,12 @@ export interface Answer {
   readonly json: () => unknown
 }
 
-export const fetchRaw = async (url: string, headers: Record<string, string> = {}): Promise<Answer> => {
-  const response = await fetch(url, { headers })
+export const fetchRaw = async (
+  url: string,
+  headers: Record<string, string> = {},
+  init: RequestInit = {}
+): Promise<Answer> => {
+  const response = await fetch(url, { headers, ...init })
   const bytes = new Uint8Array(await response.arrayBuffer())
   const text = new TextDecoder().decode(bytes)
   return { status: response.status, headers: response.headers, bytes, text, json: () => JSON.parse(text) }
@@ -109,6 +120,15 @@ export const startStack = (options: StackOptions = {}) =>
           Logger.withMinimumLogLevel(process.env.GATEWAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
         )
 
+    // More replicas: the same settings, over the same sandbox (and the same Redis, when one is set).
+    const replicas = [gateway]
+    for (let i = 1; i < (options.replicas ?? 1); i++)
+      replicas.push(
+        yield* GatewayServer.start(settings, client).pipe(
+          Logger.withMinimumLogLevel(process.env.GATEWAY_TEST_LOGS === "1" ? LogLevel.Debug : LogLevel.None)
+        )
+      )
+
     /** Requests that reached either region of the sandbox. */
     const upstreamRequests = Effect.map(
       Effect.all([sandbox.counters("eu"), sandbox.counters("na")]),
@@ -130,6 +150,9 @@ export const startStack = (options: StackOptions = {}) =>
       ).pipe(Effect.orDie)
     const metric = (name: string, labels = "") =>
       Effect.map(get("/metrics"), (answer) => metricValue(answer.text, name, labels))
+    /** A request to the `index`th replica (0 is `gateway`). */
+    const via = (index: number, path: string, init: RequestInit = {}) =>
+      Effect.promise(() => fetchRaw(`${replicas[index]?.url}${path}`, {}, init))
 
     return {
       sandbox,
@@ -142,6 +165,8 @@ export const startStack = (options: StackOptions = {}) =>
       direct,
       setFaults,
       metric,
+      replicas,
+      via,
       requestLines
     }
   })

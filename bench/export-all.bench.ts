@@ -1,0 +1,143 @@
+/**
+ * `convocore conversations export <agentId> --all`: the whole history of an agent, listed page by page
+ * and each document fetched, from the sandbox listener (its own process, seeded with N conversations per
+ * agent by CONVOCORE_SANDBOX_CONVERSATIONS) at concurrency 16, into an NDJSON file. Measured at two sizes:
+ * conversations per second, the CLI process's CPU time (user+sys) per conversation and its peak RSS,
+ * which should not grow with the number of conversations (memory holds the pages in flight and a bounded
+ * window of recent ids, not the history).
+ *
+ *   cd bench && npx tsx export-all.bench.ts     (build first: the entry is apps/cli/dist/convocore.mjs)
+ *
+ * BENCH_EXPORT_ALL_SIZES (default 2500,10000), BENCH_EXPORT_ALL_RUNS (runs per size, default 3; medians).
+ * Goal: peak RSS within 20% between the sizes, and the heap kept (after a full collection at exit) within
+ * a few megabytes. The machine's load average is printed with the numbers.
+ */
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { cliBinary, median, startCliSandbox } from "./lib/children.js"
+import { machine, table } from "./lib/report.js"
+
+const binary = cliBinary()
+const sizes = (process.env.BENCH_EXPORT_ALL_SIZES ?? "2500,10000").split(",").map(Number)
+const runs = Number(process.env.BENCH_EXPORT_ALL_RUNS ?? 3)
+const concurrency = 16
+const agent = "agent-history"
+const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-export-all-bench-"))
+
+const loadAverage = () =>
+  Os.loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" ")
+
+/**
+ * Preloaded into the measured process: its peak RSS (kB), CPU time (µs) and, after a full collection,
+ * the heap still in use (bytes), written at exit. Peak RSS also follows how far V8 let the heap grow
+ * before collecting, which depends on timing; the heap left after a collection is what is kept.
+ */
+const reporter = Path.join(work, "usage-reporter.cjs")
+Fs.writeFileSync(
+  reporter,
+  `process.on("exit", () => {
+  const usage = process.resourceUsage()
+  global.gc()
+  require("node:fs").writeFileSync(process.env.BENCH_USAGE_FILE, JSON.stringify({ maxRSS: usage.maxRSS, cpu: usage.userCPUTime + usage.systemCPUTime, heap: process.memoryUsage().heapUsed }))
+})
+`
+)
+
+interface Measured {
+  readonly seconds: number
+  readonly cpuSeconds: number
+  readonly peakRssMb: number
+  readonly heapMb: number
+  readonly lines: number
+}
+
+const exportAll = (env: Record<string, string>, label: string) =>
+  new Promise<Measured>((resolve, reject) => {
+    const usageFile = Path.join(work, `usage-${label}.json`)
+    const output = Path.join(work, `out-${label}.ndjson`)
+    const args = ["conversations", "export", agent, "--all", "-o", output, "--force"]
+    const start = performance.now()
+    const child = spawn(
+      process.execPath,
+      ["--expose-gc", "--require", reporter, binary, ...args, "--concurrency", String(concurrency)],
+      { env: { ...process.env, ...env, BENCH_USAGE_FILE: usageFile }, stdio: ["ignore", "ignore", "pipe"] }
+    )
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    child.on("close", (code) => {
+      const seconds = (performance.now() - start) / 1000
+      if (code !== 0) return reject(new Error(`export ${label} exited ${code}: ${stderr.slice(-500)}`))
+      const usage = JSON.parse(Fs.readFileSync(usageFile, "utf8")) as {
+        maxRSS: number
+        cpu: number
+        heap: number
+      }
+      let lines = 0
+      for (const byte of Fs.readFileSync(output)) if (byte === 10) lines++
+      Fs.rmSync(output)
+      Fs.rmSync(`${output}.journal`)
+      resolve({
+        seconds,
+        cpuSeconds: usage.cpu / 1e6,
+        peakRssMb: usage.maxRSS / 1024,
+        heapMb: usage.heap / 2 ** 20,
+        lines
+      })
+    })
+  })
+
+const rows: Array<Array<string>> = []
+const peaks: Array<number> = []
+for (const size of sizes) {
+  const sandbox = await startCliSandbox(binary, { CONVOCORE_SANDBOX_CONVERSATIONS: String(size) })
+  try {
+    const measured: Array<Measured> = []
+    for (let run = 0; run < runs; run++) {
+      const result = await exportAll(sandbox.env, `${size}-${run}`)
+      if (result.lines !== size) throw new Error(`export of ${size} wrote ${result.lines} lines`)
+      measured.push(result)
+    }
+    const seconds = median(measured.map((m) => m.seconds))
+    const cpu = median(measured.map((m) => m.cpuSeconds))
+    const peak = median(measured.map((m) => m.peakRssMb))
+    const heap = median(measured.map((m) => m.heapMb))
+    peaks.push(peak)
+    rows.push([
+      size.toLocaleString("en-US"),
+      (size / seconds).toFixed(0),
+      seconds.toFixed(1),
+      ((cpu * 1e6) / size).toFixed(0),
+      peak.toFixed(0),
+      heap.toFixed(1),
+      loadAverage()
+    ])
+  } finally {
+    sandbox.stop()
+  }
+}
+
+const spread = ((Math.max(...peaks) - Math.min(...peaks)) / Math.min(...peaks)) * 100
+console.log(`${machine()}, ${Os.cpus().length} cores; medians of ${runs} runs`)
+console.log(`\nexport --all from the sandbox listener, concurrency ${concurrency}\n`)
+console.log(
+  table(
+    [
+      "conversations",
+      "conversations/s",
+      "seconds",
+      "CLI CPU µs/conversation",
+      "peak RSS MB",
+      "heap after GC MB",
+      "load average"
+    ],
+    rows
+  )
+)
+console.log(`\npeak RSS spread between sizes: ${spread.toFixed(0)}% (goal: at most 20%)`)
+Fs.rmSync(work, { recursive: true, force: true })
