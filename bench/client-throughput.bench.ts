@@ -9,6 +9,8 @@
  * Batches rotate through the contenders so that drifts in the machine's load hit all alike; medians and
  * ranges over the rounds are reported, and ratios are taken within each round.
  *
+ * Then the client's own cost without sockets: the same calls over a stub dispatcher that answers at once.
+ *
  * A last table justifies the one place where the client times attempts its own way (AttemptTimer): the
  * cost of a time limit around a trivial asynchronous step, by `Effect.timeoutOption` and by AttemptTimer.
  *
@@ -18,8 +20,10 @@ import { loadavg } from "node:os"
 import { GCProfiler, getHeapStatistics } from "node:v8"
 import { Convocore, ConvocoreConfig, UndiciTransport } from "@convocore-effect/client"
 import * as AttemptTimer from "@convocore-effect/client/AttemptTimer"
+import { seedExampleResponse } from "@convocore-effect/schema"
+import { HttpClient } from "@effect/platform"
 import { Effect, Layer, ManagedRuntime, type Option } from "effect"
-import { Agent, request } from "undici"
+import { Agent, type Dispatcher, request } from "undici"
 import { median, range, startBareServer } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
@@ -111,6 +115,58 @@ const timeLimitCosts = () =>
     )
   )
 
+const stubCalls = 20_000
+
+/**
+ * The client's own cost, without sockets: the same calls over `UndiciTransport` with a stub dispatcher
+ * that answers at once with the seed's bytes, beside the stub read and parsed alone. On a shared machine
+ * this moves far less than the rates above, and heap per call barely at all.
+ */
+const ownCost = async () => {
+  const bytes = new TextEncoder().encode(JSON.stringify(seedExampleResponse))
+  const headers = { "content-type": "application/json", "content-length": String(bytes.byteLength) }
+  const answer = () => ({
+    statusCode: 200,
+    headers,
+    body: { on: () => {}, destroy: () => {}, arrayBuffer: async () => bytes.slice().buffer }
+  })
+  // The stub has only what the transport reads of undici's `ResponseData`.
+  const dispatcher = { request: async () => answer() as unknown as Dispatcher.ResponseData }
+  const runtime = ManagedRuntime.make(
+    Convocore.Default.pipe(
+      Layer.provide(Layer.succeed(HttpClient.HttpClient, UndiciTransport.make(dispatcher))),
+      Layer.provide(ConvocoreConfig.layer({ apiKey, baseUrl: "http://stub.invalid/v3" }))
+    )
+  )
+  const viaClient = () =>
+    runtime.runPromise(
+      Effect.flatMap(Convocore, (convocore) =>
+        Effect.forEach(Array.from({ length: stubCalls }), () => convocore.getConversation(ref), {
+          concurrency,
+          discard: true
+        })
+      )
+    )
+  const stubAlone = workers(
+    async () => JSON.parse(new TextDecoder().decode(await (await dispatcher.request()).body.arrayBuffer())),
+    stubCalls,
+    concurrency
+  )
+  await viaClient()
+  await stubAlone()
+  const client: Array<Sample> = []
+  const stub: Array<Sample> = []
+  for (let round = 0; round < rounds; round++) {
+    client.push(await measure(stubCalls, viaClient))
+    stub.push(await measure(stubCalls, stubAlone))
+  }
+  await runtime.dispose()
+  return [
+    ["convocore client over the stub", client],
+    ["the stub alone, read and parsed", stub]
+  ] as const
+}
+
 const main = async () => {
   const port = await startBareServer()
   const origin = `http://127.0.0.1:${port}`
@@ -167,6 +223,7 @@ const main = async () => {
     results.push({ mode, samples })
   }
   const timeLimits = await timeLimitCosts()
+  const own = await ownCost()
   const loadAfter = loadavg()[0]!
 
   const limit: Name = "undici.request + JSON.parse"
@@ -194,6 +251,18 @@ medians (range). Load average (1 min) ${loadBefore.toFixed(2)} before, ${loadAft
 ${table(
   ["mode", "contender", "calls/s", "vs undici.request", "vs fetch", "CPU µs/call", "heap KB/call"],
   rows
+)}
+
+The client's own cost, over a stub dispatcher that answers at once (no socket), ${stubCalls} calls ${concurrency} at a
+time, median of ${rounds} rounds:
+
+${table(
+  ["contender", "CPU µs/call", "heap KB/call"],
+  own.map(([name, samples]) => [
+    name,
+    median(samples.map((s) => s.cpuMicros)).toFixed(1),
+    median(samples.map((s) => s.heapKb)).toFixed(1)
+  ])
 )}
 
 A 10 s time limit around one asynchronous step (a \`setImmediate\`), ${timeLimitSteps} steps ${concurrency} at a time,

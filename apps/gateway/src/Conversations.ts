@@ -22,7 +22,7 @@ import type { Received } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Clock, Effect } from "effect"
-import { Caller, GatewayApi } from "./GatewayApi.js"
+import { Caller, type CallerInfo, GatewayApi } from "./GatewayApi.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import {
   type CacheLayer,
@@ -206,7 +206,24 @@ export interface CachedRead {
   /** False: nothing is stored for this route (its caching is off); identical calls in flight still join. */
   readonly stores: boolean
   readonly call: Effect.Effect<UpstreamResult>
+  /** The caller's `Cache-Control`, if it sent one. */
+  readonly cacheControl: string | undefined
 }
+
+/** The conversation route's read for a caller: what the `HttpApi` route and ./FastPath.ts serve. */
+export const conversationRead = (
+  cache: ResponseCache["Type"],
+  upstream: Upstream["Type"],
+  caller: CallerInfo,
+  path: { readonly agentId: string; readonly convoId: string },
+  cacheControl: string | undefined
+): CachedRead => ({
+  key: cacheKey(caller.tenant, path.agentId, path.convoId),
+  ttlMs: cache.ttlMs,
+  stores: true,
+  call: upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken),
+  cacheControl
+})
 
 /**
  * Serves a read as the conversation route does: cache layers, caller directives, coalescing here and
@@ -219,8 +236,7 @@ export const makeCachedReads = Effect.gen(function* () {
 
   return (read: CachedRead) =>
     Effect.gen(function* () {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const directives = (request.headers["cache-control"] ?? "").toLowerCase()
+      const directives = (read.cacheControl ?? "").toLowerCase()
       const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
       const noStore = !read.stores || /\bno-store\b/.test(directives)
       const onlyIfCached = /\bonly-if-cached\b/.test(directives)
@@ -354,12 +370,9 @@ export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations
 
     const served = handlers.handleRaw("getConversation", ({ path }) =>
       Effect.flatMap(Caller, (caller) =>
-        serveCached({
-          key: cacheKey(caller.tenant, path.agentId, path.convoId),
-          ttlMs: cache.ttlMs,
-          stores: true,
-          call: upstream.getConversation(path.agentId, path.convoId, caller.upstreamToken)
-        })
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          serveCached(conversationRead(cache, upstream, caller, path, request.headers["cache-control"]))
+        )
       )
     )
     return served.handle("purgeConversation", ({ path }) =>

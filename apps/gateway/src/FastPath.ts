@@ -1,21 +1,29 @@
 /**
- * Cache hits without the Effect HTTP stack: a synchronous check on the raw Node request that answers a
- * fresh hit at once, with the same bytes, headers, metrics and log line as the `HttpApi` route, and
- * otherwise declines so that the request takes the full path. It declines whenever anything is unusual
- * (another method, a query string, a refused or missing token, `Cache-Control` from the caller, a drain in
- * progress, no fresh entry), so it can only ever answer what the full path would have answered.
+ * The conversation route without the Effect HTTP stack: a synchronous check on the raw Node request that
+ * answers a fresh hit at once, with the same bytes, headers, metrics and log line as the `HttpApi` route,
+ * and otherwise declines so that the request takes the full path. It declines whenever anything is
+ * unusual (another method, a query string, a refused or missing token, `Cache-Control` from the caller, a
+ * drain in progress), so it can only ever answer what the full path would have answered.
+ *
+ * With `miss` given, a request the cache cannot answer fresh runs the route's own answer
+ * (./Conversations.ts: cache layers, coalescing, the upstream call, storing, stale-if-error) in one fiber, with what
+ * the full path's lifecycle adds around it (request id, in-flight count, metrics, log line, the 401's
+ * `www-authenticate`, `connection: close` during a drain), and writes it.
  *
  * Why: the full path costs a few hundred microseconds of CPU per request, most of it per-request fibers,
- * routing and middleware; a hit needs a map lookup and a write.
+ * routing and middleware (bench/gateway.bench.ts); a hit needs a map lookup and a write, a miss the
+ * upstream call.
  */
 import type * as Http from "node:http"
-import { Either } from "effect"
+import type { HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Either, FiberId, FiberRef, Redacted, Runtime } from "effect"
 import { makeAuthenticator } from "./CallerAuth.js"
 import { ageOf, hitStatus, regionHeader } from "./Conversations.js"
+import type { CallerInfo } from "./GatewayApi.js"
 import type { GatewaySettings } from "./GatewayConfig.js"
 import type { RequestFields } from "./GatewayLogger.js"
 import type { GatewayMetrics } from "./GatewayMetrics.js"
-import { type Lifecycle, requestIdOf } from "./Lifecycle.js"
+import { currentRequestId, type Lifecycle, requestIdOf } from "./Lifecycle.js"
 import { cacheKey, type ResponseCache } from "./ResponseCache.js"
 
 export type FastPath = (request: Http.IncomingMessage, response: Http.ServerResponse) => boolean
@@ -42,12 +50,102 @@ export interface FastPathDeps {
   readonly log: ((fields: RequestFields) => void) | undefined
   /** Counts the hit for telemetry, when it is on. */
   readonly recordHit?: (() => void) | undefined
+  /** Answers misses too (the module's comment); the full path takes them when undefined. */
+  readonly miss?: MissDeps | undefined
 }
 
-export const make = ({ cache, lifecycle, log, metrics, recordHit, settings }: FastPathDeps): FastPath => {
+export interface MissDeps {
+  /** The conversation route's answer (./Conversations.ts, `conversationRead` served by `makeCachedReads`). */
+  readonly answer: (
+    caller: CallerInfo,
+    path: { readonly agentId: string; readonly convoId: string }
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  /** Runs the answer's fiber: the server's runtime, whose logger and settings the full path has too. */
+  readonly runtime: Runtime.Runtime<never>
+  /** Keeps the response among those a drain cut short answers with a 503. */
+  readonly track: (response: Http.ServerResponse) => void
+}
+
+/** Why a miss's fiber was interrupted: the caller went away before its answer, as the platform does. */
+const clientGone = FiberId.make(-499, 0)
+
+export const make = ({
+  cache,
+  lifecycle,
+  log,
+  metrics,
+  miss,
+  recordHit,
+  settings
+}: FastPathDeps): FastPath => {
   const authenticate = makeAuthenticator(settings)
   // With Redis there are two layers, and `Cache-Status` says this one (memory) answered.
   const layerDetail = cache.shared ? "l1" : undefined
+
+  const answerMiss = (
+    { answer, runtime, track }: MissDeps,
+    response: Http.ServerResponse,
+    call: {
+      readonly started: number
+      readonly url: string
+      readonly requestId: string
+      readonly caller: CallerInfo
+      readonly path: { readonly agentId: string; readonly convoId: string }
+    }
+  ) => {
+    track(response)
+    const write = (answered: HttpServerResponse.HttpServerResponse) => {
+      const body = answered.body
+      const headers: Record<string, string> = { ...answered.headers, "x-request-id": call.requestId }
+      if (answered.status === 401 && headers["www-authenticate"] === undefined)
+        headers["www-authenticate"] = 'Bearer realm="convocore-gateway"'
+      // Connections left open during a drain would keep the listener from closing.
+      if (lifecycle.isDraining()) headers.connection = "close"
+      if (!response.writableEnded) {
+        response.writeHead(answered.status, headers)
+        response.end(body._tag === "Uint8Array" ? body.body : undefined)
+      }
+      const seconds = (performance.now() - call.started) / 1000
+      metrics.request(routeLabel, "GET", answered.status, seconds)
+      log?.({
+        requestId: call.requestId,
+        method: "GET",
+        route: routeLabel,
+        path: call.url,
+        status: answered.status,
+        durationMs: Math.round(seconds * 10_000) / 10,
+        ...(headers["cache-status"] === undefined ? {} : { cacheStatus: headers["cache-status"] }),
+        ...(headers[regionHeader] === undefined ? {} : { region: headers[regionHeader] })
+      })
+    }
+    const failed = (cause: Cause.Cause<unknown>) => {
+      if (!response.writableEnded) {
+        response.writeHead(500, { "x-request-id": call.requestId })
+        response.end()
+      }
+      metrics.request(routeLabel, "GET", 500, (performance.now() - call.started) / 1000)
+      return Cause.isInterruptedOnly(cause)
+        ? Effect.void
+        : Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId: call.requestId }))
+    }
+    // The fiber is this request's own: its request id is set for good, with nothing to restore.
+    const fiber = Runtime.runFork(runtime)(
+      Effect.zipRight(
+        Effect.zipRight(FiberRef.set(currentRequestId, call.requestId), lifecycle.enter),
+        answer(call.caller, call.path).pipe(
+          Effect.matchCauseEffect({
+            onSuccess: (answered) => Effect.sync(() => write(answered)),
+            onFailure: failed
+          }),
+          Effect.ensuring(lifecycle.leave)
+        )
+      )
+    )
+    response.once("close", () => {
+      if (!response.writableEnded) fiber.unsafeInterruptAsFork(clientGone)
+    })
+  }
+
   return (request, response) => {
     if (request.method !== "GET" || lifecycle.isDraining()) return false
     const url = request.url ?? ""
@@ -69,7 +167,22 @@ export const make = ({ cache, lifecycle, log, metrics, recordHit, settings }: Fa
     const started = performance.now()
     const now = Date.now()
     const found = cache.lookupNow(cacheKey(caller.right, agentId, convoId), now)
-    if (found._tag !== "Fresh") return false
+    if (found._tag !== "Fresh") {
+      if (miss === undefined) return false
+      answerMiss(miss, response, {
+        started,
+        url,
+        requestId: requestIdOf(
+          typeof headers["x-request-id"] === "string" ? headers["x-request-id"] : undefined
+        ),
+        caller: {
+          upstreamToken: settings.auth === "forward" ? Redacted.make(authorization.slice(7)) : undefined,
+          tenant: caller.right
+        },
+        path: { agentId, convoId }
+      })
+      return true
+    }
 
     const entry = found.entry
     const requestId = requestIdOf(

@@ -28,7 +28,7 @@ import {
   type Scope
 } from "effect"
 import { AuthorizationLive } from "./CallerAuth.js"
-import { ConversationsLive } from "./Conversations.js"
+import { ConversationsLive, conversationRead, makeCachedReads } from "./Conversations.js"
 import * as FastPath from "./FastPath.js"
 import { GatewayApi } from "./GatewayApi.js"
 import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"
@@ -47,7 +47,7 @@ import { Upstream } from "./Upstream.js"
 
 /**
  * The Node server, with three additions:
- * - each request first meets the synchronous fast path for cache hits (./FastPath.ts); only what it
+ * - each request first meets the fast path of the conversation route (./FastPath.ts); only what it
  *   declines is emitted to the Effect handler the platform installed;
  * - it keeps the responses still being written, so that a drain cut short answers them with a 503
  *   instead of resetting their connections;
@@ -86,10 +86,15 @@ export class GatewayHttpServer extends Http.Server {
       // The "request" event's arguments, as Node documents them.
       const [request, response] = args as [Http.IncomingMessage, Http.ServerResponse]
       if (this.fastPath?.(request, response) === true) return true
-      this.unanswered.add(response)
-      response.once("close", () => this.unanswered.delete(response))
+      this.track(response)
     }
     return super.emit(event as string, ...args)
+  }
+
+  /** Counts `response` among those a drain cut short must answer, until it closes. */
+  track(response: Http.ServerResponse): void {
+    this.unanswered.add(response)
+    response.once("close", () => this.unanswered.delete(response))
   }
 }
 
@@ -184,6 +189,10 @@ export const startWith = <E>(
     server.maxConnections = limits.maxConnections
     const context = yield* Layer.build(layerWith(settings, upstream, server))
     const runtime = yield* Effect.runtime<never>()
+    const telemetry = yield* FiberRef.get(ClientMetrics.enabled)
+    const serveCached = yield* Effect.provide(makeCachedReads, context)
+    const cache = Context.get(context, ResponseCache)
+    const upstreamService = Context.get(context, Upstream)
     const logRequests = LogLevel.lessThanEqual(
       yield* FiberRef.get(FiberRef.currentMinimumLogLevel),
       LogLevel.Info
@@ -193,7 +202,16 @@ export const startWith = <E>(
       cache: Context.get(context, ResponseCache),
       metrics: Context.get(context, GatewayMetrics),
       lifecycle: Context.get(context, Lifecycle),
-      recordHit: (yield* FiberRef.get(ClientMetrics.enabled)) ? RequestTelemetry.recordHit : undefined,
+      recordHit: telemetry ? RequestTelemetry.recordHit : undefined,
+      // With telemetry on, misses take the full path: the platform's request span parents the upstream call.
+      miss: telemetry
+        ? undefined
+        : {
+            answer: (caller, path) =>
+              serveCached(conversationRead(cache, upstreamService, caller, path, undefined)),
+            runtime,
+            track: (response) => server.track(response)
+          },
       log: !logRequests
         ? undefined
         : (options.requestLog ??

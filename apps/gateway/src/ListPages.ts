@@ -95,7 +95,8 @@ export const ListPagesLive = HttpApiBuilder.group(GatewayApi, "listing", (handle
           key: listCacheKey(caller.tenant, listPath(agentId, page)),
           ttlMs: settings.listTtlMs,
           stores: settings.listTtlMs > 0,
-          call: upstream.listPage(agentId, page, caller.upstreamToken)
+          call: upstream.listPage(agentId, page, caller.upstreamToken),
+          cacheControl: request.headers["cache-control"]
         })
       })
     )

@@ -1,6 +1,7 @@
 import { Fixtures } from "@convocore-effect/sandbox"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
+import { Lifecycle } from "../src/Lifecycle.js"
 import { bearer, conversationPath, demoKey, seedPath, startStack } from "./services/Stack.js"
 
 const auth = bearer(demoKey)
@@ -118,6 +119,87 @@ describe("the conversation route", () => {
         assert.match(String(line?.cacheStatus), /^convocore-gateway; hit; ttl=\d+$/)
         assert.isAtLeast(Number(line?.durationMs), 0)
       }
+    })
+  )
+
+  it.scopedLive("answers, counts and logs a miss alike on the fast path and on the full HttpApi path", () =>
+    Effect.gen(function* () {
+      // Nothing is stored (TTL 0): every request below is a miss, sent upstream.
+      const stack = yield* startStack({ gateway: { cacheTtl: "0", staleIfError: "0" }, logRequests: true })
+      const notFound = conversationPath(Fixtures.ids.notFound)
+      for (const [path, status] of [
+        [seedPath, 200],
+        [notFound, 404]
+      ] as const) {
+        const fast = yield* stack.get(path, { ...auth, "x-request-id": `fast-${status}` })
+        // A query string is one of the things the fast path declines; the route itself ignores it.
+        const full = yield* stack.get(`${path}?via=full`, { ...auth, "x-request-id": `full-${status}` })
+        const direct = yield* stack.direct(path, auth)
+        for (const answer of [fast, full]) {
+          assert.strictEqual(answer.status, status, path)
+          assert.deepStrictEqual(answer.bytes, direct.bytes, path)
+          assert.strictEqual(answer.headers.get("content-type"), direct.headers.get("content-type"))
+          assert.strictEqual(answer.headers.get("x-convocore-region"), "eu")
+          assert.isNull(answer.headers.get("age"))
+        }
+        assert.strictEqual(fast.headers.get("cache-status"), full.headers.get("cache-status"))
+        assert.match(
+          fast.headers.get("cache-status") ?? "",
+          status === 200 ? /^convocore-gateway; fwd=miss$/ : /^convocore-gateway; fwd=miss; fwd-status=404$/
+        )
+        // The upstream's own request id (a new one per upstream request) goes with a document, by both paths.
+        for (const answer of [fast, full]) {
+          if (status === 200) assert.match(answer.headers.get("x-upstream-request-id") ?? "", /^sbx-eu-\d+$/)
+          else assert.isNull(answer.headers.get("x-upstream-request-id"))
+        }
+        assert.strictEqual(fast.headers.get("x-request-id"), `fast-${status}`)
+        assert.strictEqual(full.headers.get("x-request-id"), `full-${status}`)
+
+        const fastLine = stack.requestLines.find((line) => line.requestId === `fast-${status}`)
+        const fullLine = stack.requestLines.find((line) => line.requestId === `full-${status}`)
+        assert.strictEqual(fastLine?.via, "fast path")
+        assert.strictEqual(fullLine?.via, "HttpApi")
+        for (const line of [fastLine, fullLine]) {
+          assert.strictEqual(line?.status, status)
+          assert.strictEqual(line?.path, path)
+          assert.strictEqual(line?.route, "/v3/agents/:agentId/convos/:convoId")
+          assert.strictEqual(line?.cacheStatus, fast.headers.get("cache-status"))
+          assert.strictEqual(line?.region, "eu")
+        }
+        assert.deepStrictEqual(Object.keys(fastLine ?? {}).sort(), Object.keys(fullLine ?? {}).sort())
+      }
+      const route = 'route="/v3/agents/:agentId/convos/:convoId"'
+      assert.strictEqual(
+        yield* stack.metric("convocore_gateway_requests_total", `${route},method="GET",status="200"`),
+        2
+      )
+      assert.strictEqual(
+        yield* stack.metric("convocore_gateway_requests_total", `${route},method="GET",status="404"`),
+        2
+      )
+      assert.strictEqual(yield* stack.metric("convocore_gateway_cache_misses_total"), 4)
+      assert.strictEqual(yield* stack.upstreamRequests, 6)
+    })
+  )
+
+  it.scopedLive("a miss that the caller gives up on is not answered, and the gateway goes on", () =>
+    Effect.gen(function* () {
+      const stack = yield* startStack({ gateway: { cacheTtl: "0", staleIfError: "0" } })
+      yield* stack.setFaults({ eu: "latency=300ms" })
+      const controller = new AbortController()
+      const abandoned = fetch(`${stack.gateway.url}${seedPath}`, {
+        headers: auth,
+        signal: controller.signal
+      }).catch((error: unknown) => error)
+      yield* Effect.sleep("50 millis")
+      controller.abort()
+      yield* Effect.promise(() => abandoned)
+      yield* stack.setFaults({ eu: "" })
+      const next = yield* stack.get(seedPath, auth)
+      assert.strictEqual(next.status, 200)
+      // Neither request is still counted as in flight: a drain would not wait for the abandoned one.
+      const lifecycle = Context.get(stack.gateway.context, Lifecycle)
+      assert.strictEqual(lifecycle.inFlight(), 0)
     })
   )
 

@@ -17,6 +17,7 @@ import {
 } from "@convocore-effect/schema"
 import { Effect, Either, Layer, Schema, Stream, type Tracer } from "effect"
 import { type Decode, decodeFailure, invalidInput } from "./AttemptResult.js"
+import { mapEffectUnordered } from "./CompletionOrder.js"
 import { makeListing, type PageFetcher } from "./ConversationListing.js"
 import { ConvocoreConfig } from "./ConvocoreConfig.js"
 import { type MemoryDocuments, memoryFetchers } from "./MemoryUpstream.js"
@@ -77,6 +78,12 @@ export const decodeConversationBody: Decode<Conversation> = (body) =>
     return Either.right(envelope.data)
   })
 
+const refuse = (error: InvalidInput): Traced<never> => ({
+  result: Either.left(error),
+  attempts: [],
+  response: undefined
+})
+
 /** Builds the service's methods from fetchers; ids are validated here, before any fetcher sees them. */
 export const makeWith = (fetch: Fetcher, fetchPage: PageFetcher, defaultConcurrency: number) => {
   const validateAndFetch = <A>(
@@ -84,29 +91,24 @@ export const makeWith = (fetch: Fetcher, fetchPage: PageFetcher, defaultConcurre
     decode: Decode<A>,
     options: CallOptions | undefined,
     span: Tracer.Span | undefined
-  ) =>
-    Effect.gen(function* () {
-      const refuse = (error: InvalidInput): Traced<A> => ({
-        result: Either.left(error),
-        attempts: [],
-        response: undefined
-      })
-      const agentId = decodeAgentId(ref.agentId)
-      if (Either.isLeft(agentId)) return refuse(invalidInput("agentId", agentId.left))
-      const convoId = decodeConversationId(ref.convoId)
-      if (Either.isLeft(convoId)) return refuse(invalidInput("convoId", convoId.left))
-      const traced = yield* fetch(agentId.right, convoId.right, decode, options)
-      if (span !== undefined) {
-        const last = traced.attempts.at(-1)
-        span.attribute(
-          "convocore.attempts",
-          traced.attempts.filter((a) => a.outcome !== "circuit-open").length
-        )
-        span.attribute("convocore.outcome", Either.isRight(traced.result) ? "ok" : traced.result.left._tag)
-        if (last !== undefined) span.attribute("convocore.region", last.region)
-      }
-      return traced
-    })
+  ): Effect.Effect<Traced<A>> => {
+    const agentId = decodeAgentId(ref.agentId)
+    if (Either.isLeft(agentId)) return Effect.succeed(refuse(invalidInput("agentId", agentId.left)))
+    const convoId = decodeConversationId(ref.convoId)
+    if (Either.isLeft(convoId)) return Effect.succeed(refuse(invalidInput("convoId", convoId.left)))
+    const fetched = fetch(agentId.right, convoId.right, decode, options)
+    return span === undefined
+      ? fetched
+      : Effect.tap(fetched, (traced) => {
+          const last = traced.attempts.at(-1)
+          span.attribute(
+            "convocore.attempts",
+            traced.attempts.filter((a) => a.outcome !== "circuit-open").length
+          )
+          span.attribute("convocore.outcome", Either.isRight(traced.result) ? "ok" : traced.result.left._tag)
+          if (last !== undefined) span.attribute("convocore.region", last.region)
+        })
+  }
 
   // A span per call when a tracer listens (./Spans.ts), as `Effect.fn` would make, but without its two
   // captured stack traces per call; the attempt spans below it carry the region and status.
@@ -138,17 +140,18 @@ export const makeWith = (fetch: Fetcher, fetchPage: PageFetcher, defaultConcurre
     agentId: string,
     convoIds: Stream.Stream<string, E, R>,
     options?: StreamOptions
-  ): Stream.Stream<ConversationResult, E, R> =>
-    Stream.mapEffect(
-      convoIds,
-      (convoId) =>
-        Effect.map(getConversationWithTrail({ agentId, convoId }, options), (traced) => ({
-          agentId,
-          convoId,
-          ...traced
-        })),
-      { concurrency: options?.concurrency ?? defaultConcurrency, unordered: options?.order === "completion" }
-    )
+  ): Stream.Stream<ConversationResult, E, R> => {
+    const concurrency = options?.concurrency ?? defaultConcurrency
+    const get = (convoId: string) =>
+      Effect.map(getConversationWithTrail({ agentId, convoId }, options), (traced) => ({
+        agentId,
+        convoId,
+        ...traced
+      }))
+    return options?.order === "completion"
+      ? mapEffectUnordered(convoIds, get, concurrency)
+      : Stream.mapEffect(convoIds, get, { concurrency })
+  }
 
   return {
     getConversation,

@@ -82,7 +82,8 @@ export const makeController = (maxRate: number | undefined) => {
    * (its backoff, or the upstream's `Retry-After`) and goes at once: it is counted, never made to wait twice.
    */
   const permit = (target: Target, deadlineAt: number, retryOf429 = false): Effect.Effect<boolean> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    Effect.clockWith((clock) => {
+      const now = clock.unsafeCurrentTimeMillis()
       const queue = queueOf(target)
       const state = get(target)
       // The unthrottled path, every call's until the first 429: no queue, no fiber, no timer.

@@ -305,75 +305,57 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const byDeadline = remaining <= attemptTimeoutMs
               const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
               const limit: AttemptLimit.AttemptLimit = { ms: limitMs, honoured: false }
-              const exchange = Effect.locally(
-                Effect.flatMap(transport.execute(requestFor(target, call, options)), (response) =>
-                  Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
-                ),
-                AttemptLimit.currentAttemptLimit,
-                limit
+              const exchange = Effect.flatMap(
+                transport.execute(requestFor(target, call, options)),
+                (response) => Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
               )
+              const timeout = () =>
+                withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
+              const answered = ({ response, body }: Exchanged) =>
+                Either.isLeft(body) && AttemptLimit.isExceeded(body.left.cause)
+                  ? timeout()
+                  : withoutStackTraces(() =>
+                      interpret(
+                        at,
+                        {
+                          status: response.status,
+                          headers: response.headers,
+                          body: Either.map(body, (bytes) => new Uint8Array(bytes))
+                        },
+                        call.decode,
+                        clock.unsafeCurrentTimeMillis()
+                      )
+                    )
+              const failed = (error: HttpClientError.HttpClientError) =>
+                AttemptLimit.isExceeded(error.cause)
+                  ? timeout()
+                  : withoutStackTraces(() => transportFailed(at, error))
+              const settled = (result: AttemptResult<A>) => {
+                transportTimesAttempts = limit.honoured
+                return settle(at, startMs, result)
+              }
               // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does.
-              const timed: Effect.Effect<
-                Option.Option<Exchanged>,
-                HttpClientError.HttpClientError
-              > = transportTimesAttempts
-                ? Effect.map(exchange, Option.some)
+              const timed = transportTimesAttempts
+                ? Effect.matchEffect(exchange, {
+                    onSuccess: (exchanged) => settled(answered(exchanged)),
+                    onFailure: (error) => settled(failed(error))
+                  })
                 : Effect.flatMap(
                     timer.timeoutOption(Effect.either(exchange), limitMs),
                     Option.match({
-                      onNone: () => Effect.succeedNone,
-                      onSome: (exchanged) => Effect.map(exchanged, Option.some)
+                      onNone: () => settled(timeout()),
+                      onSome: Either.match({
+                        onLeft: (error) => settled(failed(error)),
+                        onRight: (exchanged) => settled(answered(exchanged))
+                      })
                     })
                   )
-              const timeout = () =>
-                withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
-              const attempt = timed.pipe(
-                Effect.ensuring(
-                  Effect.sync(() => {
-                    transportTimesAttempts = limit.honoured
-                  })
-                ),
-                Effect.map(
-                  Option.match({
-                    onNone: timeout,
-                    onSome: ({ response, body }) =>
-                      Either.isLeft(body) && AttemptLimit.isExceeded(body.left.cause)
-                        ? timeout()
-                        : withoutStackTraces(() =>
-                            interpret(
-                              at,
-                              {
-                                status: response.status,
-                                headers: response.headers,
-                                body: Either.map(body, (bytes) => new Uint8Array(bytes))
-                              },
-                              call.decode,
-                              clock.unsafeCurrentTimeMillis()
-                            )
-                          )
-                  })
-                ),
-                Effect.catchAll((error) =>
-                  Effect.succeed(
-                    AttemptLimit.isExceeded(error.cause)
-                      ? timeout()
-                      : withoutStackTraces(() => transportFailed(at, error))
-                  )
-                ),
-                Effect.flatMap((result) => settle(at, startMs, result)),
-                Effect.onInterrupt(() =>
-                  Effect.sync(() => {
-                    const now = clock.unsafeCurrentTimeMillis()
-                    trail.push({
-                      region: target,
-                      attempt: at.attempt,
-                      outcome: "interrupted",
-                      ms: now - startMs
-                    })
-                    breaker.unsafe.record(target, "neutral", now)
-                  })
-                )
-              )
+              const attempt = AttemptLimit.offer(limit, timed, () => {
+                transportTimesAttempts = limit.honoured
+                const now = clock.unsafeCurrentTimeMillis()
+                trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
+                breaker.unsafe.record(target, "neutral", now)
+              })
               return Spans.whenTraced(
                 "Convocore.attempt",
                 {
