@@ -97,6 +97,8 @@ const startGateway = async (
     CONVOCORE_EU_URL: upstream.eu,
     CONVOCORE_NA_URL: upstream.na,
     GATEWAY_AUTH: "forward",
+    // autocannon keeps sending on a connection the server asked to close: no per-connection limit.
+    GATEWAY_MAX_REQUESTS_PER_CONNECTION: "0",
     ...env
   })
   const url = `http://127.0.0.1:${port}`

@@ -76,13 +76,16 @@ const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
 
 /**
  * Where the gateway's client defaults differ from a CLI's: a gateway serves many callers at once, so a
- * region that starts to hang must not hold each of them for a 10 s attempt timeout; an attempt gives up
- * after 3 s and the call fails over (and the breaker soon sends calls straight to the healthy region). An
- * adaptive hedge (`CONVOCORE_HEDGE_DELAY=adaptive`) answers sooner still, at the cost of two fibers per
- * call on every miss, so it is the operator's choice. The variables of the same names override these.
+ * region that starts to hang must not hold each of them for a 10 s attempt timeout. A call races the
+ * other region once its answer is later than the region's recent 95th percentile (the adaptive hedge):
+ * with a timeout alone (3 s here), a steady stream of callers got no answer at all for the first 3 s of
+ * a hang (bench/gateway-faults.bench.ts), which a proxy in front of many callers cannot afford. The price
+ * is a second fiber per miss and the occasional duplicate upstream request for the slowest 5%;
+ * `CONVOCORE_HEDGE_DELAY=off` (or a fixed duration) and the other variables of these names override them.
  */
 export const clientDefaults = {
-  CONVOCORE_ATTEMPT_TIMEOUT: "3s"
+  CONVOCORE_ATTEMPT_TIMEOUT: "3s",
+  CONVOCORE_HEDGE_DELAY: "adaptive"
 } as const
 
 const withFallbacks = (provider: ConfigProvider.ConfigProvider, fallbacks: ReadonlyMap<string, string>) =>
