@@ -31,13 +31,29 @@ const readOwner = (path: string): Owner | undefined => {
   }
 }
 
-/** Whether a process of that pid runs here (EPERM: it does, as another user). */
+/**
+ * Whether a process of that pid runs here (EPERM: it does, as another user). A killed run that nobody has
+ * reaped yet (a zombie: its parent is gone and the container's init does not reap, as in a container
+ * without one) still answers the signal test, but will never write again: on Linux its state says so.
+ */
 const running = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+  return !exitedUnreaped(pid)
+}
+
+/** `Z` (zombie) or `X` (dead) in /proc/<pid>/stat; false where there is no /proc. */
+export const exitedUnreaped = (pid: number): boolean => {
+  try {
+    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    // The state is the field after the parenthesised command name, which may itself hold spaces.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+    return state === "Z" || state === "X"
+  } catch {
+    return false
   }
 }
 
