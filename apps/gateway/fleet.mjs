@@ -70,9 +70,12 @@ const stopAll = async (code) => {
 const start = (role, command, args, env = {}) => {
   // Redis's start-up banner is noise here; its errors go to stderr all the same.
   const stdout = role === "redis" ? "ignore" : "inherit"
+  // Each child in a process group of its own: Ctrl-C signals the terminal's whole group, which would stop
+  // Redis under replicas still draining, and send each replica a second signal after this script's.
   const child = spawn(command, args, {
     env: { ...process.env, ...env },
-    stdio: ["ignore", stdout, "inherit"]
+    stdio: ["ignore", stdout, "inherit"],
+    detached: true
   })
   children.push({ role, process: child })
   child.on("error", (error) => {
@@ -101,6 +104,11 @@ const waitFor = async (what, check) => {
 
 process.on("SIGINT", () => void stopAll(0))
 process.on("SIGTERM", () => void stopAll(0))
+// Outside the terminal's group, the children would outlive a script that exits any other way.
+process.on("exit", () => {
+  for (const { process: child } of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+})
 
 const sandbox = Context.get(
   await Effect.runPromise(
