@@ -56,15 +56,17 @@ export const currentRequestId = FiberRef.unsafeMake<string | undefined>(undefine
 
 export const conversationRoute = /^\/v3\/agents\/[^/]+\/convos\/[^/]+\/?$/
 export const listRoute = /^\/v3\/agents\/[^/]+\/convos\/?$/
+export const purgeRoute = /^\/cache\/v3\/agents\/[^/]+\/convos\/[^/]+\/?$/
 
-/** The route template a path belongs to: a bounded label set for metrics. */
 /** Whether a request goes to the upstream as it is: every `/v3` route but the GETs the gateway caches. */
 export const passesThrough = (method: string, path: string): boolean =>
   path.startsWith("/v3/") && !(method === "GET" && (conversationRoute.test(path) || listRoute.test(path)))
 
+/** The route template a path belongs to: a bounded label set for metrics. */
 export const routeOf = (path: string): string => {
   if (conversationRoute.test(path)) return "/v3/agents/:agentId/convos/:convoId"
   if (listRoute.test(path)) return "/v3/agents/:agentId/convos"
+  if (purgeRoute.test(path)) return "/cache/v3/agents/:agentId/convos/:convoId"
   if (path === "/healthz" || path === "/readyz" || path === "/metrics" || path === "/openapi.json")
     return path
   if (path === "/docs" || path.startsWith("/docs/")) return "/docs"

@@ -7,6 +7,7 @@ import { Fixtures } from "@convocore-effect/sandbox"
 import { maxIdLength } from "@convocore-effect/schema"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { routeOf } from "../src/Lifecycle.js"
 import { bearer, conversationPath, demoKey, startStack } from "./services/Stack.js"
 
 const auth = bearer(demoKey)
@@ -65,4 +66,19 @@ describe("caller cache directives (RFC 9111)", () => {
       assert.strictEqual(yield* stack.upstreamRequests, 1)
     })
   )
+})
+
+describe("route templates for metrics and request logs", () => {
+  it("names every route the gateway serves, and nothing past a bounded set", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["/v3/agents/a1/convos/c1", "/v3/agents/:agentId/convos/:convoId"],
+      ["/v3/agents/a1/convos", "/v3/agents/:agentId/convos"],
+      ["/cache/v3/agents/a1/convos/c1", "/cache/v3/agents/:agentId/convos/:convoId"],
+      ["/v3/agents/a1/convos/c1/messages", "pass-through"],
+      ["/readyz", "/readyz"],
+      ["/cache/v3/agents/a1", "unmatched"],
+      ["/anything-else", "unmatched"]
+    ]
+    for (const [path, template] of cases) assert.strictEqual(routeOf(path), template, path)
+  })
 })
