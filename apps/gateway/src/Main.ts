@@ -32,6 +32,53 @@ import * as GatewayLogger from "./GatewayLogger.js"
 import * as GatewayServer from "./GatewayServer.js"
 import { version } from "./version.js"
 
+/** The variables `--help` lists: names, then what they set (on the next line when the names are long). */
+const environmentRows: ReadonlyArray<readonly [string, string]> = [
+  [`${variables.port}, ${variables.host}`, `where to listen (default ${defaults.host}:${defaults.port})`],
+  [variables.auth, "forward (default) | own-key"],
+  [variables.callerTokens, "own-key mode: accepted caller tokens, comma-separated"],
+  [variables.allowRoutes, "own-key mode: more routes passed on with the gateway's key"],
+  [variables.apiKey, "own-key mode: the gateway's own Convocore key"],
+  [
+    `${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}, ${variables.staleWhileRevalidate}`,
+    "the cache: fresh for 30s by default, its bounds, its stale windows"
+  ],
+  [variables.listCacheTtl, "how long a page of an agent's conversation list is cached (default 5s)"],
+  [
+    `${variables.redisUrl}, ${variables.redisTimeout}, ${variables.cacheLockTimeout}`,
+    "several replicas sharing a Redis (cache, one upstream call per document)"
+  ],
+  [variables.upstreamRate, "requests/s to each upstream region for the whole fleet"],
+  [`${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL`, "the drain on SIGTERM, demo mode, logs"],
+  [
+    `${variables.headersTimeout}, ${variables.requestTimeout}, ${variables.keepAliveTimeout}, ${variables.maxRequestsPerSocket}, ${variables.maxConnections}`,
+    "limits on slow and abusive clients"
+  ],
+  ["CONVOCORE_HEDGE_DELAY", "adaptive (the gateway's default) | off | a duration: race the other region"],
+  [
+    "CONVOCORE_REGION, CONVOCORE_EU_URL, CONVOCORE_NA_URL, CONVOCORE_BASE_URL, CONVOCORE_DEADLINE and more",
+    "upstream settings, read as the Convocore client and CLI read them"
+  ]
+]
+const nameColumn = 30
+/** Names joined by commas, wrapped before 100 columns. */
+const wrapNames = (names: string): ReadonlyArray<string> =>
+  names.split(", ").reduce<Array<string>>((lines, name, i, all) => {
+    const piece = i < all.length - 1 ? `${name},` : name
+    const last = lines[lines.length - 1]
+    if (last !== undefined && last.length + 1 + piece.length <= 96)
+      lines[lines.length - 1] = `${last} ${piece}`
+    else lines.push(piece)
+    return lines
+  }, [])
+const environment = environmentRows
+  .map(([names, what]) =>
+    names.length < nameColumn - 1
+      ? `  ${names.padEnd(nameColumn)} ${what}`
+      : [...wrapNames(names).map((line) => `  ${line}`), `  ${" ".repeat(nameColumn)} ${what}`].join("\n")
+  )
+  .join("\n")
+
 export const usage = `convocore-gateway ${version}
 A drop-in caching, coalescing, region-failover proxy for Convocore's V3 API.
 
@@ -41,23 +88,7 @@ Usage:
   convocore-gateway --help | --version
 
 Environment (see README.md for the full table):
-  ${variables.port}, ${variables.host}            where to listen (default ${defaults.host}:${defaults.port})
-  ${variables.auth}                forward (default) | own-key
-  ${variables.callerTokens}       own-key mode: accepted caller tokens, comma-separated
-  ${variables.allowRoutes}        own-key mode: more routes passed on with the gateway's key
-  ${variables.apiKey}            own-key mode: the gateway's own Convocore key
-  ${variables.cacheTtl}, ${variables.cacheMaxEntries}, ${variables.cacheMaxBytes}, ${variables.staleIfError}
-  ${variables.listCacheTtl}         how long a page of an agent's conversation list is cached (default 5s)
-  ${variables.upstreamRate}        requests/s to each upstream region for the whole fleet
-  ${variables.staleWhileRevalidate}
-  ${variables.redisUrl}, ${variables.redisTimeout}, ${variables.cacheLockTimeout}
-                                 several replicas sharing a Redis (cache, one upstream call per document)
-  ${variables.shutdownTimeout}, ${variables.sandbox}, LOG_LEVEL
-  ${variables.headersTimeout}, ${variables.requestTimeout}, ${variables.keepAliveTimeout},
-  ${variables.maxRequestsPerSocket}, ${variables.maxConnections}
-                                 limits on slow and abusive clients
-  CONVOCORE_REGION, CONVOCORE_EU_URL, CONVOCORE_NA_URL, CONVOCORE_BASE_URL, CONVOCORE_DEADLINE, ...
-                                 upstream settings, read as the Convocore client and CLI read them
+${environment}
 `
 
 /** Exit codes: 0 stopped cleanly, 1 could not run or the drain was cut short, 2 invalid usage or configuration. */

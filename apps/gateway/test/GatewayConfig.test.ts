@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Redacted } from "effect"
-import { GatewayConfig, type RawSettings, validate } from "../src/GatewayConfig.js"
+import { GatewayConfig, type RawSettings, validate, variables } from "../src/GatewayConfig.js"
+import { usage } from "../src/Main.js"
 import { nothingSet } from "./services/Stack.js"
 
 const empty: RawSettings = nothingSet
@@ -212,4 +213,11 @@ describe("GatewayConfig", () => {
       assert.deepStrictEqual(refused.problems, ['PORT: "99999" is not a whole number from 0 to 65535'])
     })
   )
+})
+
+describe("--help", () => {
+  it("names every variable the gateway reads, each line within 110 columns", () => {
+    for (const name of Object.values(variables)) assert.include(usage, name)
+    for (const line of usage.split("\n")) assert.isAtMost(line.length, 110, line)
+  })
 })
