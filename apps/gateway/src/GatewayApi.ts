@@ -115,7 +115,7 @@ export class ListingGroup extends HttpApiGroup.make("listing")
       .annotate(
         OpenApi.Description,
         "Convocore's V3 Get Agent Conversations, byte for byte, one cursor page per request. Query: cursor " +
-          "(a page's nextCursor), limit (clamped to 1..20) and page (only 1); any other parameter is refused with 400. " +
+          "(a page's nextCursor), limit (clamped to 1..20) and page (only 1); every other parameter is refused with 400. " +
           "Headers as for Get Single Conversation; pages are kept for GATEWAY_LIST_CACHE_TTL (5 s by default)."
       )
   )

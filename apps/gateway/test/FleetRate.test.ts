@@ -165,7 +165,7 @@ describe("FleetRate", () => {
     })
   )
 
-  it.effect("the shared rate climbs back from answers any replica records", () =>
+  it.effect("the shared rate climbs back from answers whichever replica records them", () =>
     Effect.gen(function* () {
       const store = memory(AdaptiveRate.initial)
       const a = yield* replica(store, undefined, "a")

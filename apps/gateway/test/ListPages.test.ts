@@ -26,7 +26,7 @@ const callsDuring = <A>(stack: Stack, effect: Effect.Effect<A>) =>
   })
 
 describe("the list query", () => {
-  it("is read as the API reads it: any order, page=1 and limit=20 the defaults, limit clamped to 1..20", () => {
+  it("is read as the API reads it: parameters in whatever order, page=1 and limit=20 the defaults, limit clamped to 1..20", () => {
     const query = (search: string) => Either.getOrThrow(listQueryOf(search))
     assert.deepStrictEqual(query("?limit=5&cursor=abc&page=1"), query("?cursor=abc&limit=5"))
     assert.isUndefined(query("").cursor)

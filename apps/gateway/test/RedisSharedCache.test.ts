@@ -143,7 +143,7 @@ describe.skipIf(!redisAvailable)("the shared cache on a real redis-server", () =
     })
   )
 
-  it.scopedLive("every replica hears the events any replica publishes", () =>
+  it.scopedLive("every replica hears the events each replica publishes", () =>
     Effect.gen(function* () {
       const { a, b } = yield* twoReplicas
       const heard: Array<FleetEvent> = []
