@@ -24,6 +24,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { readUsage, usageReporter } from "./lib/child-usage.js"
 import { cliBinary, startCliSandbox } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
@@ -92,16 +93,8 @@ const commands: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ...(baseline === undefined ? [] : commandsOf(Path.resolve(baseline), " (baseline)"))
 ]
 
-/**
- * Preloaded into each timed process: its CPU time (user + system, µs), written at exit. On a machine
- * other work shares, wall time grows with the waiting; CPU time says what the start itself costs.
- */
-const cpuReporter = Path.join(work, "cpu-reporter.cjs")
-const cpuFile = Path.join(work, "cpu")
-Fs.writeFileSync(
-  cpuReporter,
-  'process.on("exit", () => { const u = process.cpuUsage(); require("node:fs").writeFileSync(process.env.BENCH_CPU_FILE, String(u.user + u.system)) })\n'
-)
+const reporter = usageReporter(work)
+const usageFile = Path.join(work, "usage.json")
 
 interface Timing {
   readonly wallMs: number
@@ -110,13 +103,18 @@ interface Timing {
 
 const timeRun = (line: NodeLine, args: ReadonlyArray<string>): Timing => {
   const start = performance.now()
-  const result = spawnSync(line.node, ["--require", cpuReporter, ...args], {
+  const result = spawnSync(line.node, ["--require", reporter, ...args], {
     stdio: ["ignore", "ignore", "ignore"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", BENCH_CPU_FILE: cpuFile, ...line.env }
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      BENCH_USAGE_FILE: usageFile,
+      ...line.env
+    }
   })
   const wallMs = performance.now() - start
   if (result.status !== 0) throw new Error(`${line.node} ${args.join(" ")} exited ${result.status}`)
-  return { wallMs, cpuMs: Number(Fs.readFileSync(cpuFile, "utf8")) / 1000 }
+  return { wallMs, cpuMs: readUsage(usageFile).cpuMs }
 }
 
 const loadBefore = loadAverage()
@@ -182,13 +180,6 @@ if (coldStartOnly) {
 
 // ---- export -----------------------------------------------------------------------------------------
 
-/** Preloaded into each measured process: its peak RSS (kB), written at exit. */
-const rssReporter = Path.join(work, "rss-reporter.cjs")
-Fs.writeFileSync(
-  rssReporter,
-  'process.on("exit", () => require("node:fs").writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)))\n'
-)
-
 const plainExporter = Path.join(work, "plain-fetch-export.mjs")
 Fs.writeFileSync(
   plainExporter,
@@ -222,10 +213,10 @@ interface Measured {
 
 const measure = (args: ReadonlyArray<string>, env: Record<string, string>, label: string) =>
   new Promise<Measured>((resolve, reject) => {
-    const rssFile = Path.join(work, `rss-${label}`)
+    const labelUsageFile = Path.join(work, `usage-${label}.json`)
     const start = performance.now()
-    const child = spawn(process.execPath, ["--require", rssReporter, ...args], {
-      env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile },
+    const child = spawn(process.execPath, ["--require", reporter, ...args], {
+      env: { ...process.env, ...env, BENCH_USAGE_FILE: labelUsageFile },
       stdio: ["ignore", "ignore", "pipe"]
     })
     let stderr = ""
@@ -235,7 +226,7 @@ const measure = (args: ReadonlyArray<string>, env: Record<string, string>, label
     child.on("close", (code) => {
       const seconds = (performance.now() - start) / 1000
       if (code !== 0) reject(new Error(`${label} exited ${code}: ${stderr.slice(-500)}`))
-      else resolve({ seconds, peakRssMb: Number(Fs.readFileSync(rssFile, "utf8")) / 1024 })
+      else resolve({ seconds, peakRssMb: readUsage(labelUsageFile).peakRssMb })
     })
   })
 

@@ -16,6 +16,7 @@ import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { readUsage, usageReporter } from "./lib/child-usage.js"
 import { cliBinary, median, startCliSandbox } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
@@ -31,21 +32,7 @@ const loadAverage = () =>
     .map((load) => load.toFixed(2))
     .join(" ")
 
-/**
- * Preloaded into the measured process: its peak RSS (kB), CPU time (µs) and, after a full collection,
- * the heap still in use (bytes), written at exit. Peak RSS also follows how far V8 let the heap grow
- * before collecting, which depends on timing; the heap left after a collection is what is kept.
- */
-const reporter = Path.join(work, "usage-reporter.cjs")
-Fs.writeFileSync(
-  reporter,
-  `process.on("exit", () => {
-  const usage = process.resourceUsage()
-  global.gc()
-  require("node:fs").writeFileSync(process.env.BENCH_USAGE_FILE, JSON.stringify({ maxRSS: usage.maxRSS, cpu: usage.userCPUTime + usage.systemCPUTime, heap: process.memoryUsage().heapUsed }))
-})
-`
-)
+const reporter = usageReporter(work)
 
 interface Measured {
   readonly seconds: number
@@ -73,20 +60,16 @@ const exportAll = (env: Record<string, string>, label: string) =>
     child.on("close", (code) => {
       const seconds = (performance.now() - start) / 1000
       if (code !== 0) return reject(new Error(`export ${label} exited ${code}: ${stderr.slice(-500)}`))
-      const usage = JSON.parse(Fs.readFileSync(usageFile, "utf8")) as {
-        maxRSS: number
-        cpu: number
-        heap: number
-      }
+      const usage = readUsage(usageFile)
       let lines = 0
       for (const byte of Fs.readFileSync(output)) if (byte === 10) lines++
       Fs.rmSync(output)
       Fs.rmSync(`${output}.journal`)
       resolve({
         seconds,
-        cpuSeconds: usage.cpu / 1e6,
-        peakRssMb: usage.maxRSS / 1024,
-        heapMb: usage.heap / 2 ** 20,
+        cpuSeconds: usage.cpuMs / 1000,
+        peakRssMb: usage.peakRssMb,
+        heapMb: usage.heapMb ?? Number.NaN,
         lines
       })
     })

@@ -25,6 +25,7 @@ import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { Convocore, ConvocoreConfig, UndiciTransport } from "@convocore-effect/client"
 import { Effect, Layer, ManagedRuntime, Stream } from "effect"
+import { readUsage, usageReporter } from "./lib/child-usage.js"
 import { median, range, startBareServer } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
@@ -45,12 +46,7 @@ const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-export-cpu-"))
 const idsFile = Path.join(work, "ids.txt")
 Fs.writeFileSync(idsFile, `${Array.from({ length: ids }, (_, i) => `${agent}_convo${i}`).join("\n")}\n`)
 
-/** Preloaded into each measured process: its CPU time in µs, written at exit. */
-const cpuReporter = Path.join(work, "cpu-reporter.cjs")
-Fs.writeFileSync(
-  cpuReporter,
-  'process.on("exit", () => { const u = process.cpuUsage(); require("node:fs").writeFileSync(process.env.BENCH_CPU_FILE, String(u.user + u.system)) })\n'
-)
+const reporter = usageReporter(work)
 
 /** A plain exporter: `workers` loops over the ids file, each id fetched with `get` and written as a line. */
 const plainExporter = (name: string, imports: string, get: string) => {
@@ -101,11 +97,11 @@ interface Measured {
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string>, out: string) =>
   new Promise<Measured>((resolve, reject) => {
-    const cpuFile = Path.join(work, "cpu")
+    const usageFile = Path.join(work, "usage.json")
     Fs.rmSync(out, { force: true })
     const start = performance.now()
-    const child = spawn(process.execPath, ["--require", cpuReporter, ...args], {
-      env: { ...process.env, ...env, BENCH_CPU_FILE: cpuFile },
+    const child = spawn(process.execPath, ["--require", reporter, ...args], {
+      env: { ...process.env, ...env, BENCH_USAGE_FILE: usageFile },
       stdio: ["ignore", "ignore", "pipe"]
     })
     let stderr = ""
@@ -117,7 +113,7 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string>, out: stri
       if (code !== 0) return reject(new Error(`${args.join(" ")} exited ${code}: ${stderr.slice(-500)}`))
       const lines = Fs.readFileSync(out, "utf8").split("\n").length - 1
       if (lines !== ids) return reject(new Error(`${args[0]} wrote ${lines} of ${ids} lines`))
-      resolve({ wallMs, cpuMs: Number(Fs.readFileSync(cpuFile, "utf8")) / 1000 })
+      resolve({ wallMs, cpuMs: readUsage(usageFile).cpuMs })
     })
   })
 

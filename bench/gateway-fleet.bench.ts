@@ -21,31 +21,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { createRequire } from "node:module"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
 import { Redis } from "ioredis"
-import { cpuSeconds as cpuSecondsOf, freePort } from "./lib/http-load.js"
+import {
+  autocannon,
+  cpuSeconds as cpuSecondsOf,
+  freePort,
+  type RequestSpec,
+  type LoadResult as Result
+} from "./lib/http-load.js"
 import { machine, table } from "./lib/report.js"
-
-interface Result {
-  readonly requests: { readonly average: number; readonly total: number }
-  readonly latency: { readonly p50: number; readonly p99: number }
-  readonly non2xx: number
-  readonly errors: number
-  readonly timeouts: number
-}
-interface RequestSpec {
-  readonly setupRequest?: (request: { path: string }) => { path: string }
-}
-// autocannon ships no types; this is the part of its API the benchmark uses.
-const autocannon = createRequire(import.meta.url)("autocannon") as (options: {
-  readonly url: string
-  readonly connections: number
-  readonly duration: number
-  readonly headers?: Record<string, string>
-  readonly requests?: ReadonlyArray<RequestSpec>
-}) => Promise<Result>
 
 const connections = 32
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10)
