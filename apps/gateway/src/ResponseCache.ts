@@ -126,12 +126,14 @@ export class LruStore {
     this.totalBytes = 0
   }
 
-  delete(key: string): void {
+  /** Drops the key's entry; returns whether there was one. */
+  delete(key: string): boolean {
     const entry = this.entries.get(key)
-    if (entry === undefined) return
+    if (entry === undefined) return false
     this.entries.delete(key)
     if (key === this.newest) this.newest = undefined
     this.totalBytes -= entry.body.byteLength
+    return true
   }
 }
 
@@ -309,8 +311,7 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
 
       const purge = (key: string): Effect.Effect<boolean> =>
         Effect.gen(function* () {
-          const local = store.get(key, Number.NEGATIVE_INFINITY) !== undefined
-          store.delete(key)
+          const local = store.delete(key)
           if (shared === undefined) return local
           const removed = yield* orElse("delete", shared.delete(key), false)
           // Redis sends a message to every subscriber in turn: once this replica's own copy is back, the
