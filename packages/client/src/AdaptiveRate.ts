@@ -93,17 +93,22 @@ export interface Answer {
   readonly spentUntil?: number | undefined
 }
 
-const measure = (state: RateState, throttled: boolean, now: number): RateState => {
+type Bucket = Pick<RateState, "bucketAt" | "bucketCount" | "bucketSentFrom" | "measured">
+
+/** The accepted-answers bucket after one more answer: counted, or closed and measured when it is over. */
+const measure = (state: RateState, throttled: boolean, now: number): Bucket => {
   const count = state.bucketCount + (throttled ? 0 : 1)
-  if (state.bucketAt === undefined) return { ...state, bucketAt: now, bucketCount: count }
-  if (now - state.bucketAt < bucketMs) return { ...state, bucketCount: count }
+  const { bucketAt, bucketSentFrom, measured } = state
+  if (bucketAt === undefined) return { bucketAt: now, bucketCount: count, bucketSentFrom, measured }
+  if (now - bucketAt < bucketMs) return { bucketAt, bucketCount: count, bucketSentFrom, measured }
   const next = { bucketAt: now, bucketCount: throttled ? 0 : 1, bucketSentFrom: state.sent }
   // A bucket that spans a pause measures the pause, not the upstream: start over, keep the measure.
-  if (now - state.bucketAt >= 2 * bucketMs) return { ...state, ...next }
-  const sample = (state.bucketCount * 1000) / (now - state.bucketAt)
-  const measured =
-    state.measured === undefined ? sample : smoothing * sample + (1 - smoothing) * state.measured
-  return { ...state, ...next, measured }
+  if (now - bucketAt >= 2 * bucketMs) return { ...next, measured }
+  const sample = (state.bucketCount * 1000) / (now - bucketAt)
+  return {
+    ...next,
+    measured: measured === undefined ? sample : smoothing * sample + (1 - smoothing) * measured
+  }
 }
 
 /** The rate `ms` after a decrease: slow start while probing, else the cubic climb through `refusedRate`. */
@@ -116,20 +121,24 @@ export const climb = (state: RateState, ms: number): number => {
 
 /** Moves the rate with one answer received at `now`. */
 export const record = (before: RateState, answer: Answer, now: number): RateState => {
-  let state = measure(before, answer.throttled, now)
-  if (answer.spentUntil !== undefined && answer.spentUntil > now)
-    state = { ...state, pausedUntil: Math.max(state.pausedUntil, answer.spentUntil) }
+  // Every answer's state is built in one object: this runs once per call.
+  const bucket = measure(before, answer.throttled, now)
+  const pausedUntil =
+    answer.spentUntil !== undefined && answer.spentUntil > now
+      ? Math.max(before.pausedUntil, answer.spentUntil)
+      : before.pausedUntil
   if (!answer.throttled) {
-    state = { ...state, accepted: state.accepted + 1 }
-    if (state.rate === undefined) return state
+    const accepted = before.accepted + 1
+    if (before.rate === undefined) return { ...before, ...bucket, pausedUntil, accepted }
     // Never more than twice what the upstream was seen to accept: an idle client must not bank a rate
     // it never tried, then spend it all at once. Slow start doubles faster than a smoothed measure
     // follows, and is already a probe: it runs uncapped, as the unthrottled start does.
-    const cap = state.measured === undefined || state.probing ? Number.POSITIVE_INFINITY : 2 * state.measured
-    const rate = Math.max(minRate, Math.min(climb(state, now - state.decreasedAt), cap))
-    return { ...state, rate }
+    const cap =
+      bucket.measured === undefined || before.probing ? Number.POSITIVE_INFINITY : 2 * bucket.measured
+    const rate = Math.max(minRate, Math.min(climb(before, now - before.decreasedAt), cap))
+    return { ...before, ...bucket, pausedUntil, accepted, rate }
   }
-  state = { ...state, throttled: state.throttled + 1 }
+  const state: RateState = { ...before, ...bucket, pausedUntil, throttled: before.throttled + 1 }
   if (state.rate !== undefined && answer.sentAt < state.decreasedAt) return state
   // What the upstream was seen to accept is the best estimate of its limit. Before a first measure, the
   // requests sent in this (first) bucket, as a per-second guess to probe up from: answers arrive in any

@@ -1,7 +1,7 @@
 /**
- * The time limit of the attempt in progress, offered to the transport in the fiber's context, as the
- * platform passes transport options (`FetchHttpClient.RequestInit`, say): every `HttpClient` combinator
- * runs in the same fiber, so a wrapped transport still sees it.
+ * The time limit of the attempt in progress, offered to the transport through a FiberRef, as the platform
+ * passes transport options (`FetchHttpClient.RequestInit`, say): every `HttpClient` combinator runs in the
+ * same fiber, so a wrapped transport still sees it.
  *
  * A transport that enforces the limit itself (./UndiciTransport.ts: one `setTimeout` that aborts the
  * request or its body) marks it `honoured` and fails a late exchange with `AttemptLimitExceeded`. The
@@ -10,18 +10,43 @@
  * with ./AttemptTimer.ts on Effect's Clock, as before. Which one a layer uses is learned from its first
  * attempts (./ResilientHttpClient.ts).
  */
-import { Cause, Effect, FiberRef } from "effect"
+import { Cause, Effect, type Fiber, FiberRef } from "effect"
 
 export interface AttemptLimit {
   /** Milliseconds from the start of the exchange to the end of its body. */
   readonly ms: number
+  /**
+   * The attempt reads the whole body as soon as the head arrives. A transport may then read it before it
+   * answers, and answer once with the body in hand: one asynchronous step per attempt instead of two.
+   */
+  readonly readsWholeBody: boolean
   /** Set by a transport that enforces the limit itself. */
   honoured: boolean
 }
 
-export const currentAttemptLimit: FiberRef.FiberRef<AttemptLimit | undefined> = FiberRef.unsafeMake<
-  AttemptLimit | undefined
->(undefined)
+/**
+ * Where a fiber's attempts offer their limits: one mutable slot per fiber, made by the fiber's first
+ * attempt and then reused. Setting a FiberRef copies the fiber's whole table of FiberRefs (a `Map` of
+ * some thirty entries), and `Effect.locally` does it twice per attempt; that was a sixth of the client's
+ * own cost per call (bench/client-throughput.bench.ts). A slot names its fiber, so a fiber forked while
+ * it is set, which inherits it, never reads another fiber's limit: it makes a slot of its own.
+ */
+interface LimitSlot {
+  readonly owner: number
+  limit: AttemptLimit | undefined
+}
+
+const currentSlot: FiberRef.FiberRef<LimitSlot | undefined> = FiberRef.unsafeMake<LimitSlot | undefined>(
+  undefined,
+  // A joined child's slot is the child's; the parent keeps its own.
+  { join: (parent) => parent }
+)
+
+/** The limit the attempt running in `fiber` offers its transport, if an attempt is running there. */
+export const offeredIn = (fiber: Fiber.RuntimeFiber<unknown, unknown>): AttemptLimit | undefined => {
+  const slot = fiber.getFiberRef(currentSlot)
+  return slot !== undefined && slot.owner === fiber.id().id ? slot.limit : undefined
+}
 
 /** Why a transport aborted an exchange: its attempt's time limit struck. */
 export class AttemptLimitExceeded extends Error {
@@ -39,27 +64,33 @@ export const isExceeded = (cause: unknown, depth = 0): boolean => {
 }
 
 /**
- * Runs `self` (an attempt) with `limit` offered to the transport, and `onInterrupt` if it is interrupted:
- * one uninterruptible region for both, where `Effect.locally` and `Effect.onInterrupt` took two. An
- * attempt's cost is mostly its count of Effect operations (bench/client-throughput.bench.ts).
+ * Runs `self` (an attempt's exchange) with `limit` offered to the transport, and `onInterrupt` if it is
+ * interrupted, in one uninterruptible region: an attempt's cost is mostly its count of Effect operations
+ * (bench/client-throughput.bench.ts). The limit is offered in the fiber that runs `self` only.
  */
-export const offer = <A>(
+export const offer = <A, E>(
   limit: AttemptLimit,
-  self: Effect.Effect<A>,
-  onInterrupt: () => void
-): Effect.Effect<A> =>
+  self: Effect.Effect<A, E>,
+  onInterrupt?: () => void
+): Effect.Effect<A, E> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(FiberRef.getAndSet(currentAttemptLimit, limit), (previous) =>
-      Effect.matchCauseEffect(restore(self), {
-        onFailure: (cause) =>
-          Effect.zipRight(
-            FiberRef.set(currentAttemptLimit, previous),
-            Effect.suspend(() => {
-              if (Cause.isInterruptedOnly(cause)) onInterrupt()
-              return Effect.failCause(cause)
-            })
-          ),
-        onSuccess: (value) => Effect.as(FiberRef.set(currentAttemptLimit, previous), value)
+    Effect.withFiberRuntime<A, E>((fiber) => {
+      const owner = fiber.id().id
+      const current = fiber.getFiberRef(currentSlot)
+      const slot = current !== undefined && current.owner === owner ? current : { owner, limit: undefined }
+      const previous = slot.limit
+      slot.limit = limit
+      const run = Effect.matchCauseEffect(restore(self), {
+        onFailure: (cause) => {
+          slot.limit = previous
+          if (onInterrupt !== undefined && Cause.isInterruptedOnly(cause)) onInterrupt()
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          slot.limit = previous
+          return Effect.succeed(value)
+        }
       })
-    )
+      return slot === current ? run : Effect.zipRight(FiberRef.set(currentSlot, slot), run)
+    })
   )

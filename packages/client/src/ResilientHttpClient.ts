@@ -304,7 +304,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const remaining = plan.deadlineAt - startMs
               const byDeadline = remaining <= attemptTimeoutMs
               const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
-              const limit: AttemptLimit.AttemptLimit = { ms: limitMs, honoured: false }
+              const limit: AttemptLimit.AttemptLimit = { ms: limitMs, readsWholeBody: true, honoured: false }
               const exchange = Effect.flatMap(
                 transport.execute(requestFor(target, call, options)),
                 (response) => Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
@@ -334,14 +334,25 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 transportTimesAttempts = limit.honoured
                 return settle(at, startMs, result)
               }
-              // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does.
-              const timed = transportTimesAttempts
-                ? Effect.matchEffect(exchange, {
-                    onSuccess: (exchanged) => settled(answered(exchanged)),
-                    onFailure: (error) => settled(failed(error))
-                  })
+              const interrupted = () => {
+                transportTimesAttempts = limit.honoured
+                const now = clock.unsafeCurrentTimeMillis()
+                trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
+                breaker.unsafe.record(target, "neutral", now)
+              }
+              // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does,
+              // and the limit is offered in the fiber the timer runs the exchange in.
+              const attempt = transportTimesAttempts
+                ? AttemptLimit.offer(
+                    limit,
+                    Effect.matchEffect(exchange, {
+                      onSuccess: (exchanged) => settled(answered(exchanged)),
+                      onFailure: (error) => settled(failed(error))
+                    }),
+                    interrupted
+                  )
                 : Effect.flatMap(
-                    timer.timeoutOption(Effect.either(exchange), limitMs),
+                    timer.timeoutOption(AttemptLimit.offer(limit, Effect.either(exchange)), limitMs),
                     Option.match({
                       onNone: () => settled(timeout()),
                       onSome: Either.match({
@@ -349,16 +360,10 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                         onRight: (exchanged) => settled(answered(exchanged))
                       })
                     })
-                  )
-              const attempt = AttemptLimit.offer(limit, timed, () => {
-                transportTimesAttempts = limit.honoured
-                const now = clock.unsafeCurrentTimeMillis()
-                trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
-                breaker.unsafe.record(target, "neutral", now)
-              })
+                  ).pipe(Effect.onInterrupt(() => Effect.sync(interrupted)))
               return Spans.whenTraced(
                 "Convocore.attempt",
-                {
+                () => ({
                   attributes: AttemptSpan.startAttributes(
                     endpoints[target],
                     call.path,
@@ -369,7 +374,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                   kind: "client",
                   // The call span already points at the caller; a stack per attempt would only cost time.
                   captureStackTrace: false
-                },
+                }),
                 (span) =>
                   span === undefined
                     ? attempt

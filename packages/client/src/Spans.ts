@@ -9,16 +9,21 @@ import { Effect, type Tracer } from "effect"
 /** The tracer Effect runs with when the application provides none. */
 const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
-/** Runs `f` inside a span named `name` when a tracer listens and tracing is on; without one otherwise. */
+/**
+ * Runs `f` inside a span named `name` when a tracer listens and tracing is on; without one otherwise.
+ * `options` may be a function, so that attributes are built only for a span that is made.
+ */
 export const whenTraced = <A, E, R>(
   name: string,
-  options: Tracer.SpanOptions,
+  options: Tracer.SpanOptions | (() => Tracer.SpanOptions),
   f: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Effect.tracerWith((tracer) =>
     tracer === defaultTracer
       ? f(undefined)
-      : Effect.useSpan(name, options, (span) => Effect.withParentSpan(f(span), span))
+      : Effect.useSpan(name, typeof options === "function" ? options() : options, (span) =>
+          Effect.withParentSpan(f(span), span)
+        )
   )
 
 /** Sets attributes on the current span when a tracer listens; builds nothing otherwise. */

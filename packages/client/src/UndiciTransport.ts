@@ -26,7 +26,7 @@ import {
 } from "@effect/platform"
 import { Effect, Either, Inspectable, Layer, Option, Stream } from "effect"
 import { type Dispatcher, Pool } from "undici"
-import { type AttemptLimit, AttemptLimitExceeded, currentAttemptLimit } from "./AttemptLimit.js"
+import { type AttemptLimit, AttemptLimitExceeded, offeredIn } from "./AttemptLimit.js"
 import { withoutStackTraces } from "./withoutStackTraces.js"
 
 const utf8 = new TextDecoder()
@@ -95,7 +95,9 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     readonly request: HttpClientRequest.HttpClientRequest,
     private readonly source: Dispatcher.ResponseData,
     /** Called once the body has been read (or failed): the exchange's time limit no longer applies. */
-    private readonly settled: () => void = () => {}
+    private readonly settled: () => void = () => {},
+    /** The body, when the exchange read it before answering (`AttemptLimit.readsWholeBody`). */
+    private readonly read?: Either.Either<ArrayBuffer, unknown>
   ) {
     super()
     this.status = source.statusCode
@@ -132,13 +134,22 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   /** The body's bytes, read once whoever asks first. */
   readBytes(): Promise<ArrayBuffer> {
     if (this.bytes === undefined) {
-      this.bytes = this.source.body.arrayBuffer()
+      const read = this.read
+      this.bytes =
+        read === undefined
+          ? this.source.body.arrayBuffer()
+          : Either.isRight(read)
+            ? Promise.resolve(read.right)
+            : Promise.reject(read.left)
       this.bytes.then(this.settled, this.settled)
     }
     return this.bytes
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    const read = this.read
+    if (read !== undefined)
+      return Either.isRight(read) ? Effect.succeed(read.right) : Effect.fail(this.decodeError(read.left))
     // A one-argument register: Effect then makes no `AbortController`; the canceler is returned instead.
     return Effect.async((resume) => {
       this.readBytes().then(
@@ -181,6 +192,9 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    // Once the body has been read (or its read begun), the stream gives the same bytes.
+    if (this.read !== undefined || this.bytes !== undefined)
+      return Stream.map(Stream.fromEffect(this.arrayBuffer), (bytes) => new Uint8Array(bytes))
     return Stream.fromAsyncIterable<Uint8Array, HttpClientError.ResponseError>(this.source.body, (cause) =>
       this.decodeError(cause)
     )
@@ -305,6 +319,15 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
       const options = undiciOptions(request, signal)
       if (Either.isLeft(options)) return resume(Effect.fail(options.left))
       let response: UndiciResponse | undefined
+      // Whichever comes first answers: the head (or the whole body), a failure, the limit, an interruption.
+      let answered = false
+      const answer = (
+        effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>
+      ) => {
+        if (answered) return
+        answered = true
+        resume(effect)
+      }
       // The attempt's limit covers the head and the whole body: one timer, cleared when the body is read.
       // A limit past what `setTimeout` can count (about 24.8 days; Node would fire it after 1 ms) is no
       // limit, as it is for Effect's own `sleep`.
@@ -315,7 +338,7 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
           timer = setTimeout(() => {
             const exceeded = new AttemptLimitExceeded(limit.ms)
             if (response === undefined) {
-              resume(Effect.fail(transportError(request, exceeded)))
+              answer(Effect.fail(transportError(request, exceeded)))
               signal.abortSoon(exceeded)
             } else response.abandon(exceeded)
           }, limit.ms)
@@ -323,15 +346,29 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
       }
       dispatcher.request(options.right).then(
         (source) => {
-          response = new UndiciResponse(request, source, () => clearTimeout(timer))
-          resume(Effect.succeed(response))
+          if (limit?.readsWholeBody !== true) {
+            response = new UndiciResponse(request, source, () => clearTimeout(timer))
+            return answer(Effect.succeed(response))
+          }
+          // The attempt reads the whole body at once: read it here and answer once, the body in hand. A
+          // limit that strikes meanwhile answers first, and the abort it sends destroys the body.
+          const read = (body: Either.Either<ArrayBuffer, unknown>) => {
+            clearTimeout(timer)
+            answer(Effect.succeed(new UndiciResponse(request, source, undefined, body)))
+          }
+          source.body.on("error", ignoreError)
+          source.body.arrayBuffer().then(
+            (bytes) => read(Either.right(bytes)),
+            (cause: unknown) => read(Either.left(cause))
+          )
         },
         (cause: unknown) => {
           clearTimeout(timer)
-          resume(Effect.fail(transportError(request, cause)))
+          answer(Effect.fail(transportError(request, cause)))
         }
       )
       return Effect.sync(() => {
+        answered = true
         clearTimeout(timer)
         signal.abortSoon(new ExchangeAborted("The request was interrupted"))
       })
@@ -339,7 +376,7 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
 
   const execute = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((fiber) =>
-      exchange(request, fiber.getFiberRef(currentAttemptLimit))
+      exchange(request, offeredIn(fiber))
     )
 
   return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
