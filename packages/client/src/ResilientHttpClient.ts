@@ -23,7 +23,19 @@ import {
   HttpClientRequest,
   type HttpClientResponse
 } from "@effect/platform"
-import { Duration, Effect, Either, Fiber, FiberRef, LogLevel, Option, Random, type Redacted } from "effect"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Fiber,
+  FiberRef,
+  LogLevel,
+  Option,
+  Random,
+  type Redacted
+} from "effect"
 import * as AttemptLimit from "./AttemptLimit.js"
 import {
   type AttemptAt,
@@ -189,10 +201,12 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
       }
 
       const execute = <A>(call: ResilientRequest<A>): Effect.Effect<Traced<A>> =>
-        Effect.gen(function* () {
+        // One look at the calling fiber for its clock and tracer; the steps below are plain Effect
+        // combinators, since a call's cost is mostly its count of Effect operations.
+        Effect.withFiberRuntime<Traced<A>>((fiber) => {
           const options = call.options ?? {}
           if (options.credentials === undefined && settings.apiKey === undefined) {
-            return { result: Either.left(noCredentials), attempts: [], response: undefined }
+            return Effect.succeed({ result: Either.left(noCredentials), attempts: [], response: undefined })
           }
           const policy = options.regionPolicy ?? settings.regionPolicy
           const deadlineMs =
@@ -210,7 +224,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
           const hedgeDelayFor = (target: Target) =>
             hedge === "adaptive" ? learnedDelay.delayFor(target) : hedge
 
-          const clock = yield* Effect.clock
+          const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+          const traced = Spans.listening(fiber.currentTracer)
           const startedAt = clock.unsafeCurrentTimeMillis()
           const remembered =
             policy === "auto" && call.agentId !== undefined ? homeRegions.get(call.agentId) : undefined
@@ -238,63 +253,70 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             return { now, random, isAvailable: (target) => breaker.unsafe.isAvailable(target, now) }
           }
 
-          /** Ends an attempt: its trail line, the breaker's count, a debug line when it failed. */
-          const settle = (at: AttemptAt, startMs: number, result: AttemptResult<A>) =>
-            Effect.withFiberRuntime<AttemptResult<A>>((fiber) => {
-              const now = clock.unsafeCurrentTimeMillis()
-              const outcome = result._tag === "Succeeded" ? "ok" : result.outcome
-              const response = result.response
-              if (response !== undefined) lastAnswer = response
-              const error = result._tag === "Failed" ? result.error : undefined
-              const code = error !== undefined && "code" in error ? error.code : undefined
-              trail.push({
-                region: at.target,
-                attempt: at.attempt,
-                outcome,
-                ...(response === undefined ? {} : { status: response.status }),
-                ...(code === undefined ? {} : { code }),
-                ms: now - startMs
-              })
-              // Any answer shows how long the region takes to respond: what an adaptive hedge waits for.
-              if (response !== undefined) learnedDelay.observe(at.target, now - startMs)
-              const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
-              if (fiber.getFiberRef(ClientMetrics.enabled))
-                ClientMetrics.recordAttempt(at.target, outcome, now - startMs, breaker.unsafe.get(at.target))
-              if (response !== undefined) {
-                rate.record(
-                  at.target,
-                  {
-                    throttled: outcome === "rate-limited",
-                    sentAt: startMs,
-                    spentUntil: quotaResetAt(response.headers, now)
-                  },
-                  now
-                )
-                if (fiber.getFiberRef(ClientMetrics.enabled))
-                  ClientMetrics.recordRate(at.target, rate.stats(at.target).rate)
-              }
-              if (result._tag === "Succeeded") return Effect.succeed(result)
-              // Effect drops a debug line below the minimum level anyway; checking first also skips
-              // building its annotations.
-              const debug = LogLevel.lessThanEqual(
-                fiber.getFiberRef(FiberRef.currentMinimumLogLevel),
-                LogLevel.Debug
-              )
-              const logged = debug
-                ? Effect.logDebug("Convocore attempt failed").pipe(
-                    Effect.annotateLogs({
-                      region: at.target,
-                      attempt: at.attempt,
-                      outcome,
-                      status: response?.status ?? "none"
-                    })
-                  )
-                : Effect.void
-              return Effect.zipRight(
-                logged,
-                opened ? Effect.as(logOpened(at.target), result) : Effect.succeed(result)
-              )
+          /**
+           * Ends an attempt when its answer (or failure) is in: its trail line, the breaker's count, a
+           * debug line when it failed. An attempt's fiber (a hedge's is forked) has the calling fiber's
+           * FiberRefs, so the metrics switch and the log level are read from the calling fiber.
+           */
+          const settle = (
+            at: AttemptAt,
+            startMs: number,
+            result: AttemptResult<A>
+          ): Effect.Effect<AttemptResult<A>> => {
+            const now = clock.unsafeCurrentTimeMillis()
+            const outcome = result._tag === "Succeeded" ? "ok" : result.outcome
+            const response = result.response
+            if (response !== undefined) lastAnswer = response
+            const error = result._tag === "Failed" ? result.error : undefined
+            const code = error !== undefined && "code" in error ? error.code : undefined
+            trail.push({
+              region: at.target,
+              attempt: at.attempt,
+              outcome,
+              ...(response === undefined ? {} : { status: response.status }),
+              ...(code === undefined ? {} : { code }),
+              ms: now - startMs
             })
+            // Any answer shows how long the region takes to respond: what an adaptive hedge waits for.
+            if (response !== undefined) learnedDelay.observe(at.target, now - startMs)
+            const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
+            if (fiber.getFiberRef(ClientMetrics.enabled))
+              ClientMetrics.recordAttempt(at.target, outcome, now - startMs, breaker.unsafe.get(at.target))
+            if (response !== undefined) {
+              rate.record(
+                at.target,
+                {
+                  throttled: outcome === "rate-limited",
+                  sentAt: startMs,
+                  spentUntil: quotaResetAt(response.headers, now)
+                },
+                now
+              )
+              if (fiber.getFiberRef(ClientMetrics.enabled))
+                ClientMetrics.recordRate(at.target, rate.stats(at.target).rate)
+            }
+            if (result._tag === "Succeeded") return Effect.succeed(result)
+            // Effect drops a debug line below the minimum level anyway; checking first also skips
+            // building its annotations.
+            const debug = LogLevel.lessThanEqual(
+              fiber.getFiberRef(FiberRef.currentMinimumLogLevel),
+              LogLevel.Debug
+            )
+            const logged = debug
+              ? Effect.logDebug("Convocore attempt failed").pipe(
+                  Effect.annotateLogs({
+                    region: at.target,
+                    attempt: at.attempt,
+                    outcome,
+                    status: response?.status ?? "none"
+                  })
+                )
+              : Effect.void
+            return Effect.zipRight(
+              logged,
+              opened ? Effect.as(logOpened(at.target), result) : Effect.succeed(result)
+            )
+          }
 
           const runAttempt = (target: Target, hedged = false): Effect.Effect<AttemptResult<A>> =>
             Effect.suspend(() => {
@@ -361,6 +383,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                       })
                     })
                   ).pipe(Effect.onInterrupt(() => Effect.sync(interrupted)))
+              if (!traced) return attempt
               return Spans.whenTraced(
                 "Convocore.attempt",
                 () => ({
@@ -454,35 +477,52 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             }
           }
 
-          let step = Decide.start(plan, world(0))
-          let last: Failed | undefined
-          while (true) {
+          /** After an attempt: the call's answer, or the next step the outcome table gives. */
+          const afterAttempt = (result: AttemptResult<A>): Effect.Effect<Traced<A>> => {
+            if (result._tag === "Succeeded") {
+              if (policy === "auto" && call.agentId !== undefined && result.target !== "custom")
+                remember(call.agentId, result.target)
+              return Effect.succeed({
+                result: Either.right(result.value),
+                attempts: [...trail],
+                response: result.response
+              })
+            }
+            return Effect.flatMap(Random.next, (random) => {
+              const decision = Decide.decide(plan, state, result, world(random))
+              state = decision.state
+              return decision.step._tag === "Stop"
+                ? Effect.succeed(stopWith(decision.step, result))
+                : proceed(decision.step, result)
+            })
+          }
+
+          /** Runs a step: its skip, its wait, the rate controller's permit, then the attempt. */
+          const proceed = (step: Decide.AttemptStep, last: Failed | undefined): Effect.Effect<Traced<A>> => {
             if (step.skipped !== undefined) skip(step.skipped)
             const { target, waitMs } = step
-            if (waitMs > 0)
-              yield* Spans.whenTraced(
+            // After the call's own wait, never on top of it for the retry of a 429 (see `permit`).
+            const retryOf429 = last?.outcome === "rate-limited" && last.target === target
+            const permitted = Effect.flatMap(rate.permit(target, plan.deadlineAt, retryOf429), (admitted) =>
+              admitted
+                ? Effect.flatMap(attemptAt(target), afterAttempt)
+                : Effect.succeed(outOfTime(target, last))
+            )
+            if (waitMs <= 0) return permitted
+            return Effect.zipRight(
+              Spans.whenTraced(
                 "Convocore.wait",
                 {
                   attributes: { "convocore.wait_ms": waitMs, "convocore.region": target },
                   captureStackTrace: false
                 },
                 () => Effect.sleep(Duration.millis(waitMs))
-              )
-            // After the call's own wait, never on top of it for the retry of a 429 (see `permit`).
-            const retryOf429 = last?.outcome === "rate-limited" && last.target === target
-            if (!(yield* rate.permit(target, plan.deadlineAt, retryOf429))) return outOfTime(target, last)
-            const result = yield* attemptAt(step.target)
-            if (result._tag === "Succeeded") {
-              if (policy === "auto" && call.agentId !== undefined && result.target !== "custom")
-                remember(call.agentId, result.target)
-              return { result: Either.right(result.value), attempts: [...trail], response: result.response }
-            }
-            const decision = Decide.decide(plan, state, result, world(yield* Random.next))
-            state = decision.state
-            if (decision.step._tag === "Stop") return stopWith(decision.step, result)
-            last = result
-            step = decision.step
+              ),
+              permitted
+            )
           }
+
+          return proceed(Decide.start(plan, world(0)), undefined)
         })
 
       return { execute } as const

@@ -9,6 +9,9 @@ import { Effect, type Tracer } from "effect"
 /** The tracer Effect runs with when the application provides none. */
 const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
+/** Whether `tracer` keeps spans: any tracer but Effect's default. */
+export const listening = (tracer: Tracer.Tracer): boolean => tracer !== defaultTracer
+
 /**
  * Runs `f` inside a span named `name` when a tracer listens and tracing is on; without one otherwise.
  * `options` may be a function, so that attributes are built only for a span that is made.
