@@ -327,10 +327,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const byDeadline = remaining <= attemptTimeoutMs
               const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
               const limit: AttemptLimit.AttemptLimit = { ms: limitMs, readsWholeBody: true, honoured: false }
-              const exchange = Effect.flatMap(
-                transport.execute(requestFor(target, call, options)),
-                (response) => Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
-              )
+              const request = () => transport.execute(requestFor(target, call, options))
               const timeout = () =>
                 withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
               const answered = ({ response, body }: Exchanged) =>
@@ -367,14 +364,28 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const attempt = transportTimesAttempts
                 ? AttemptLimit.offer(
                     limit,
-                    Effect.matchEffect(exchange, {
-                      onSuccess: (exchanged) => settled(answered(exchanged)),
+                    Effect.matchEffect(request(), {
+                      onSuccess: (response) =>
+                        Effect.matchEffect(response.arrayBuffer, {
+                          onSuccess: (bytes) => settled(answered({ response, body: Either.right(bytes) })),
+                          onFailure: (error) => settled(answered({ response, body: Either.left(error) }))
+                        }),
                       onFailure: (error) => settled(failed(error))
                     }),
                     interrupted
                   )
                 : Effect.flatMap(
-                    timer.timeoutOption(AttemptLimit.offer(limit, Effect.either(exchange)), limitMs),
+                    timer.timeoutOption(
+                      AttemptLimit.offer(
+                        limit,
+                        Effect.either(
+                          Effect.flatMap(request(), (response) =>
+                            Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
+                          )
+                        )
+                      ),
+                      limitMs
+                    ),
                     Option.match({
                       onNone: () => settled(timeout()),
                       onSome: Either.match({
