@@ -185,6 +185,47 @@ export const transportFailed = (at: AttemptAt, error: HttpClientError.HttpClient
   }
 }
 
+/** The bytes as JSON, or the parser's error. */
+const parseJson = (bytes: Uint8Array): Either.Either<unknown, unknown> => {
+  try {
+    // `JSON.parse` returns `any`; widening to `unknown` keeps everything downstream checked.
+    return Either.right(JSON.parse(utf8.decode(bytes)) as unknown)
+  } catch (error) {
+    return Either.left(error)
+  }
+}
+
+/** An answer that cannot be used: its body cut short, not JSON, the wrong content type or the wrong shape. */
+const invalidAnswer = (
+  at: AttemptAt,
+  status: number,
+  requestId: string | undefined,
+  reason: InvalidResponse["reason"],
+  message: string,
+  response: Received | undefined,
+  path: string | undefined
+): Failed => ({
+  _tag: "Failed",
+  target: at.target,
+  outcome: "invalid-response",
+  // A schema mismatch is the contract breaking: final. A body that is not JSON or cut short may be one
+  // region's fault (a proxy's error page, a dropped connection): the other region is asked.
+  kind: reason === "schema" ? "final" : "transient",
+  error: new InvalidResponse(
+    {
+      region: at.target,
+      attempt: at.attempt,
+      status,
+      reason,
+      message,
+      ...(path === undefined ? {} : { path }),
+      ...(requestId === undefined ? {} : { requestId })
+    },
+    trusted
+  ),
+  response
+})
+
 /** An answer: its status, headers and body (or why the body could not be read), read against `decode`. */
 export const interpret = <A>(
   at: AttemptAt,
@@ -199,33 +240,13 @@ export const interpret = <A>(
   const { status, headers } = answer
   let requestId: string | undefined
   for (const name of requestIdHeaders) requestId ??= headers[name]
-  const withRequestId = requestId === undefined ? {} : { requestId }
+  // Built only on the way to an error: this runs once per attempt.
   const invalid = (
     reason: InvalidResponse["reason"],
     message: string,
     response: Received | undefined,
     path?: string
-  ): Failed => ({
-    _tag: "Failed",
-    target: at.target,
-    outcome: "invalid-response",
-    // A schema mismatch is the contract breaking: final. A body that is not JSON or cut short may be one
-    // region's fault (a proxy's error page, a dropped connection): the other region is asked.
-    kind: reason === "schema" ? "final" : "transient",
-    error: new InvalidResponse(
-      {
-        region: at.target,
-        attempt: at.attempt,
-        status,
-        reason,
-        message,
-        ...(path === undefined ? {} : { path }),
-        ...withRequestId
-      },
-      trusted
-    ),
-    response
-  })
+  ) => invalidAnswer(at, status, requestId, reason, message, response, path)
   if (Either.isLeft(answer.body)) {
     return invalid(
       "truncated",
@@ -243,8 +264,7 @@ export const interpret = <A>(
       response
     )
   }
-  // `JSON.parse` returns `any`; widening to `unknown` keeps everything downstream checked.
-  const parsed = Either.try(() => JSON.parse(utf8.decode(bytes)) as unknown)
+  const parsed = parseJson(bytes)
 
   if (status >= 200 && status < 300) {
     if (!isJsonContentType(headers["content-type"])) {
@@ -276,7 +296,7 @@ export const interpret = <A>(
       onSome: (d) => d.message
     }),
     issues: Option.match(details, { onNone: () => [], onSome: (d) => d.issues }),
-    ...withRequestId
+    ...(requestId === undefined ? {} : { requestId })
   }
   const hint = retryAfterMs(headers, nowMs)
   const error: ConvocoreError = (() => {

@@ -269,14 +269,15 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             if (response !== undefined) lastAnswer = response
             const error = result._tag === "Failed" ? result.error : undefined
             const code = error !== undefined && "code" in error ? error.code : undefined
-            trail.push({
+            const line: { -readonly [K in keyof Attempt]: Attempt[K] } = {
               region: at.target,
               attempt: at.attempt,
               outcome,
-              ...(response === undefined ? {} : { status: response.status }),
-              ...(code === undefined ? {} : { code }),
               ms: now - startMs
-            })
+            }
+            if (response !== undefined) line.status = response.status
+            if (code !== undefined) line.code = code
+            trail.push(line)
             // Any answer shows how long the region takes to respond: what an adaptive hedge waits for.
             if (response !== undefined) learnedDelay.observe(at.target, now - startMs)
             const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
@@ -339,7 +340,9 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                         {
                           status: response.status,
                           headers: response.headers,
-                          body: Either.map(body, (bytes) => new Uint8Array(bytes))
+                          body: Either.isRight(body)
+                            ? Either.right(new Uint8Array(body.right))
+                            : Either.left(body.left)
                         },
                         call.decode,
                         clock.unsafeCurrentTimeMillis()

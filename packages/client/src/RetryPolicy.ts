@@ -92,6 +92,14 @@ const unixSecondsFrom = 1e9
 const seconds = (value: string | undefined): number | undefined =>
   value !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : undefined
 
+/** When a quota said `remaining` (0: spent) and `reset` (seconds from now, or a Unix time) frees up. */
+const spentUntil = (remaining: number | undefined, reset: number | undefined, nowMs: number) =>
+  remaining === 0 && reset !== undefined
+    ? reset >= unixSecondsFrom
+      ? reset * 1000
+      : nowMs + reset * 1000
+    : undefined
+
 /**
  * When rate-limit headers say the quota is spent (remaining 0), the time it resets: from
  * `ratelimit-remaining`/`ratelimit-reset` (IETF draft, delta seconds), the draft's structured
@@ -104,14 +112,16 @@ export const quotaResetAt = (
   nowMs: number
 ): number | undefined => {
   const structured = headers.ratelimit
-  const pairs: ReadonlyArray<readonly [number | undefined, number | undefined]> = [
-    [seconds(headers["ratelimit-remaining"]), seconds(headers["ratelimit-reset"])],
-    [seconds(structured?.match(/;\s*r=(\d+)/)?.[1]), seconds(structured?.match(/;\s*t=(\d+)/)?.[1])],
-    [seconds(headers["x-ratelimit-remaining"]), seconds(headers["x-ratelimit-reset"])]
-  ]
-  for (const [remaining, reset] of pairs) {
-    if (remaining === 0 && reset !== undefined)
-      return reset >= unixSecondsFrom ? reset * 1000 : nowMs + reset * 1000
-  }
-  return undefined
+  // The first family of headers that says the quota is spent wins; most answers carry none of them.
+  return (
+    spentUntil(seconds(headers["ratelimit-remaining"]), seconds(headers["ratelimit-reset"]), nowMs) ??
+    (structured === undefined
+      ? undefined
+      : spentUntil(
+          seconds(structured.match(/;\s*r=(\d+)/)?.[1]),
+          seconds(structured.match(/;\s*t=(\d+)/)?.[1]),
+          nowMs
+        )) ??
+    spentUntil(seconds(headers["x-ratelimit-remaining"]), seconds(headers["x-ratelimit-reset"]), nowMs)
+  )
 }
