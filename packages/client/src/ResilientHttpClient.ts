@@ -449,11 +449,17 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               return Effect.raceWith(runAttempt(target), hedge, {
                 onSelfDone: (exit, hedgeFiber) =>
                   Effect.flatMap(exit, (primary) =>
-                    primary._tag === "Succeeded" || !hedgeStarted
-                      ? Effect.as(Fiber.interrupt(hedgeFiber), primary)
-                      : Effect.map(Fiber.join(hedgeFiber), (hedged) =>
-                          hedged._tag === "Succeeded" ? hedged : primary
-                        )
+                    !hedgeStarted && Fiber.isRuntimeFiber(hedgeFiber)
+                      ? // Still asleep: told to stop (its timer is cleared), with nothing to wait for.
+                        Effect.withFiberRuntime<AttemptResult<A>>((self) => {
+                          hedgeFiber.unsafeInterruptAsFork(self.id())
+                          return Effect.succeed(primary)
+                        })
+                      : primary._tag === "Succeeded" || !hedgeStarted
+                        ? Effect.as(Fiber.interrupt(hedgeFiber), primary)
+                        : Effect.map(Fiber.join(hedgeFiber), (hedged) =>
+                            hedged._tag === "Succeeded" ? hedged : primary
+                          )
                   ),
                 onOtherDone: (exit, primaryFiber) =>
                   Effect.flatMap(exit, (hedged) =>
