@@ -9,7 +9,8 @@
  * Batches rotate through the contenders so that drifts in the machine's load hit all alike; medians and
  * ranges over the rounds are reported, and ratios are taken within each round.
  *
- * Then the client's own cost without sockets: the same calls over a stub dispatcher that answers at once.
+ * Then the client's own cost without sockets: the same calls over a stub dispatcher that answers at once,
+ * and the same with two regions and the adaptive hedge armed on every call (the gateway's default).
  *
  * A last table justifies the one place where the client times attempts its own way (AttemptTimer): the
  * cost of a time limit around a trivial asynchronous step, by `Effect.timeoutOption` and by AttemptTimer.
@@ -18,7 +19,12 @@
  */
 import { loadavg } from "node:os"
 import { GCProfiler, getHeapStatistics } from "node:v8"
-import { Convocore, ConvocoreConfig, UndiciTransport } from "@convocore-effect/client"
+import {
+  Convocore,
+  ConvocoreConfig,
+  type ConvocoreConfigInput,
+  UndiciTransport
+} from "@convocore-effect/client"
 import * as AttemptTimer from "@convocore-effect/client/AttemptTimer"
 import { seedExampleResponse } from "@convocore-effect/schema"
 import { HttpClient } from "@effect/platform"
@@ -132,14 +138,24 @@ const ownCost = async () => {
   })
   // The stub has only what the transport reads of undici's `ResponseData`.
   const dispatcher = { request: async () => answer() as unknown as Dispatcher.ResponseData }
-  const runtime = ManagedRuntime.make(
-    Convocore.Default.pipe(
-      Layer.provide(Layer.succeed(HttpClient.HttpClient, UndiciTransport.make(dispatcher))),
-      Layer.provide(ConvocoreConfig.layer({ apiKey, baseUrl: "http://stub.invalid/v3" }))
+  const clientOver = (config: ConvocoreConfigInput) =>
+    ManagedRuntime.make(
+      Convocore.Default.pipe(
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, UndiciTransport.make(dispatcher))),
+        Layer.provide(ConvocoreConfig.layer(config))
+      )
     )
-  )
-  const viaClient = () =>
-    runtime.runPromise(
+  const runtime = clientOver({ apiKey, baseUrl: "http://stub.invalid/v3" })
+  // The gateway's default: two regions, and each call races the other region after a learned delay
+  // (never reached here: the stub answers at once, so this is what arming the race costs).
+  const hedgedRuntime = clientOver({
+    apiKey,
+    euUrl: "http://eu.stub.invalid/v3",
+    naUrl: "http://na.stub.invalid/v3",
+    hedgeDelay: "adaptive"
+  })
+  const callsOver = (over: typeof runtime) => () =>
+    over.runPromise(
       Effect.flatMap(Convocore, (convocore) =>
         Effect.forEach(Array.from({ length: stubCalls }), () => convocore.getConversation(ref), {
           concurrency,
@@ -147,22 +163,29 @@ const ownCost = async () => {
         })
       )
     )
+  const viaClient = callsOver(runtime)
+  const viaHedgedClient = callsOver(hedgedRuntime)
   const stubAlone = workers(
     async () => JSON.parse(new TextDecoder().decode(await (await dispatcher.request()).body.arrayBuffer())),
     stubCalls,
     concurrency
   )
   await viaClient()
+  await viaHedgedClient()
   await stubAlone()
   const client: Array<Sample> = []
+  const hedged: Array<Sample> = []
   const stub: Array<Sample> = []
   for (let round = 0; round < rounds; round++) {
     client.push(await measure(stubCalls, viaClient))
+    hedged.push(await measure(stubCalls, viaHedgedClient))
     stub.push(await measure(stubCalls, stubAlone))
   }
   await runtime.dispose()
+  await hedgedRuntime.dispose()
   return [
     ["convocore client over the stub", client],
+    ["the same, two regions with the adaptive hedge armed", hedged],
     ["the stub alone, read and parsed", stub]
   ] as const
 }
