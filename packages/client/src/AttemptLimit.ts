@@ -10,7 +10,8 @@
  * with ./AttemptTimer.ts on Effect's Clock, as before. Which one a layer uses is learned from its first
  * attempts (./ResilientHttpClient.ts).
  */
-import { Cause, Effect, type Fiber, FiberRef } from "effect"
+import type { HttpClientError, HttpClientResponse } from "@effect/platform"
+import { Cause, Effect, type Either, type Fiber, FiberRef } from "effect"
 
 export interface AttemptLimit {
   /** Milliseconds from the start of the exchange to the end of its body. */
@@ -20,8 +21,33 @@ export interface AttemptLimit {
    * answers, and answer once with the body in hand: one asynchronous step per attempt instead of two.
    */
   readonly readsWholeBody: boolean
+  /**
+   * A hedged attempt's delay: with no answer after this many milliseconds, a transport that reads the
+   * whole body may hand the exchange over unanswered (`SlowExchange`) and keep it running, so that the
+   * other region can be asked beside it without a fiber per call waiting for the delay.
+   */
+  readonly slowAfterMs?: number | undefined
   /** Set by a transport that enforces the limit itself. */
   honoured: boolean
+}
+
+/** What a handed-over exchange came to: the response (its body read) or why it failed. */
+export type LateOutcome = Either.Either<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>
+
+/**
+ * An exchange handed over unanswered after its attempt's `slowAfterMs`: still running under the
+ * attempt's limit, its outcome comes through `late`. The transport fails the exchange's effect with a
+ * `RequestError` caused by this, which the resilient layer takes as the hand-over it asked for.
+ */
+export class SlowExchange extends Error {
+  override readonly name = "SlowExchange"
+  constructor(
+    readonly late: Promise<LateOutcome>,
+    /** Gives up on the exchange: it is aborted, and `late` settles with the abort. */
+    readonly abandon: () => void
+  ) {
+    super("No answer within the hedge delay; the exchange goes on")
+  }
 }
 
 /**

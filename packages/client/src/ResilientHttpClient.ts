@@ -29,6 +29,7 @@ import {
   Duration,
   Effect,
   Either,
+  type Exit,
   Fiber,
   FiberRef,
   LogLevel,
@@ -105,6 +106,89 @@ export interface Traced<A> {
 }
 
 /** An exchange that completed: the answer's head, and its body or why the body could not be read. */
+/** A hedged attempt's delay, and what to do when the exchange has no answer by then. */
+interface SlowPlan<A> {
+  readonly afterMs: number
+  readonly onSlow: (primary: InFlight<A>) => Effect.Effect<AttemptResult<A>>
+}
+
+/** A primary attempt handed over at the hedge delay, still running. */
+interface InFlight<A> {
+  /** The exchange's outcome when it comes. */
+  readonly late: Promise<AttemptLimit.LateOutcome>
+  /** Reads an outcome of `late` as the attempt's result, and settles the attempt (trail, breaker). */
+  readonly settle: (outcome: AttemptLimit.LateOutcome) => Effect.Effect<AttemptResult<A>>
+  /** Aborts the exchange (when the call is interrupted, which records the attempt as interrupted). */
+  readonly abandon: () => void
+  /** Aborts the exchange and records the attempt as interrupted: the other region answered first. */
+  readonly lost: () => void
+}
+
+/**
+ * The race of a primary attempt handed over at the hedge delay and the hedge (`hedgeAttempt`, forked
+ * now): the first success wins, as `Effect.raceWith` did over two fibers. A hedge that has not started
+ * its attempt (waiting for a permit) is told to stop, with nothing to wait for; one that has is
+ * interrupted and waited for, so that the trail records it.
+ */
+const raceLate = <A>(
+  primary: InFlight<A>,
+  hedgeAttempt: Effect.Effect<AttemptResult<A>>,
+  hedgeStarted: () => boolean
+): Effect.Effect<AttemptResult<A>> =>
+  Effect.flatMap(Effect.fork(hedgeAttempt), (hedgeFiber) =>
+    Effect.flatMap(
+      Effect.async<
+        | { readonly _tag: "Primary"; readonly outcome: AttemptLimit.LateOutcome }
+        | { readonly _tag: "Hedge"; readonly exit: Exit.Exit<AttemptResult<A>> }
+      >((resume) => {
+        let first = true
+        const onHedge = (exit: Exit.Exit<AttemptResult<A>>) => {
+          if (!first) return
+          first = false
+          resume(Effect.succeed({ _tag: "Hedge", exit }))
+        }
+        primary.late.then((outcome) => {
+          if (!first) return
+          first = false
+          hedgeFiber.removeObserver(onHedge)
+          resume(Effect.succeed({ _tag: "Primary", outcome }))
+        })
+        hedgeFiber.addObserver(onHedge)
+        // The call was interrupted: the primary exchange is given up; the hedge, a child fiber, ends with it.
+        return Effect.sync(() => {
+          first = false
+          hedgeFiber.removeObserver(onHedge)
+          primary.abandon()
+        })
+      }),
+      (first) => {
+        if (first._tag === "Primary")
+          return Effect.flatMap(primary.settle(first.outcome), (result) =>
+            !hedgeStarted()
+              ? Effect.withFiberRuntime<AttemptResult<A>>((self) => {
+                  hedgeFiber.unsafeInterruptAsFork(self.id())
+                  return Effect.succeed(result)
+                })
+              : result._tag === "Succeeded"
+                ? Effect.as(Fiber.interrupt(hedgeFiber), result)
+                : Effect.map(Fiber.join(hedgeFiber), (hedged) =>
+                    hedged._tag === "Succeeded" ? hedged : result
+                  )
+          )
+        return Effect.flatMap(first.exit, (hedged) => {
+          if (hedged._tag === "Succeeded") {
+            primary.lost()
+            return Effect.succeed(hedged)
+          }
+          return Effect.flatMap(
+            Effect.promise(() => primary.late),
+            primary.settle
+          )
+        })
+      }
+    )
+  )
+
 interface Exchanged {
   readonly response: HttpClientResponse.HttpClientResponse
   readonly body: Either.Either<ArrayBuffer, HttpClientError.ResponseError>
@@ -319,7 +403,11 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             )
           }
 
-          const runAttempt = (target: Target, hedged = false): Effect.Effect<AttemptResult<A>> =>
+          const runAttempt = (
+            target: Target,
+            hedged = false,
+            slow?: SlowPlan<A>
+          ): Effect.Effect<AttemptResult<A>> =>
             Effect.suspend(() => {
               state = Decide.started(state, target)
               const at: AttemptAt = { target, attempt: state.attempts }
@@ -327,7 +415,12 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               const remaining = plan.deadlineAt - startMs
               const byDeadline = remaining <= attemptTimeoutMs
               const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
-              const limit: AttemptLimit.AttemptLimit = { ms: limitMs, readsWholeBody: true, honoured: false }
+              const limit: AttemptLimit.AttemptLimit = {
+                ms: limitMs,
+                readsWholeBody: true,
+                slowAfterMs: slow?.afterMs,
+                honoured: false
+              }
               const request = () => transport.execute(requestFor(target, call, options))
               const timeout = () =>
                 withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
@@ -362,6 +455,24 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
                 breaker.unsafe.record(target, "neutral", now)
               }
+              /** The exchange, handed over unanswered at the hedge delay, as the race needs it. */
+              const inFlight = (handed: AttemptLimit.SlowExchange): InFlight<A> => ({
+                late: handed.late,
+                settle: (outcome) =>
+                  Either.isLeft(outcome)
+                    ? settled(failed(outcome.left))
+                    : Effect.matchEffect(outcome.right.arrayBuffer, {
+                        onSuccess: (bytes) =>
+                          settled(answered({ response: outcome.right, body: Either.right(bytes) })),
+                        onFailure: (error) =>
+                          settled(answered({ response: outcome.right, body: Either.left(error) }))
+                      }),
+                abandon: handed.abandon,
+                lost: () => {
+                  handed.abandon()
+                  interrupted()
+                }
+              })
               // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does,
               // and the limit is offered in the fiber the timer runs the exchange in.
               const attempt = transportTimesAttempts
@@ -373,7 +484,10 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                           onSuccess: (bytes) => settled(answered({ response, body: Either.right(bytes) })),
                           onFailure: (error) => settled(answered({ response, body: Either.left(error) }))
                         }),
-                      onFailure: (error) => settled(failed(error))
+                      onFailure: (error) =>
+                        slow !== undefined && error.cause instanceof AttemptLimit.SlowExchange
+                          ? slow.onSlow(inFlight(error.cause))
+                          : settled(failed(error))
                     }),
                     interrupted
                   )
@@ -434,16 +548,26 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               })
             }
             let hedgeStarted = false
-            const hedge = Effect.sleep(Duration.millis(hedgeDelayMs)).pipe(
-              Effect.flatMap(() => {
-                if (acquire(alternative) === "open") return Effect.never
-                return Effect.flatMap(rate.permit(alternative, plan.deadlineAt), (admitted) => {
-                  if (!admitted) return Effect.never
-                  hedgeStarted = true
-                  return runAttempt(alternative, true)
+            const hedgeAttempt = Effect.suspend(() => {
+              if (acquire(alternative) === "open") return Effect.never
+              return Effect.flatMap(rate.permit(alternative, plan.deadlineAt), (admitted) => {
+                if (!admitted) return Effect.never
+                hedgeStarted = true
+                return runAttempt(alternative, true)
+              })
+            })
+            const hedge = Effect.zipRight(Effect.sleep(Duration.millis(hedgeDelayMs)), hedgeAttempt)
+            // Over a transport that enforces attempt limits, the primary attempt runs in this fiber and is
+            // handed over only if it has no answer at the delay: the race, and its fiber, exist only then.
+            // Arming a race of two fibers on every call cost more than the rest of the call.
+            if (transportTimesAttempts && !traced)
+              return Effect.suspend(() => {
+                acquire(target)
+                return runAttempt(target, false, {
+                  afterMs: hedgeDelayMs,
+                  onSlow: (primary) => raceLate(primary, hedgeAttempt, () => hedgeStarted)
                 })
               })
-            )
             return Effect.suspend(() => {
               acquire(target)
               return Effect.raceWith(runAttempt(target), hedge, {

@@ -26,7 +26,13 @@ import {
 } from "@effect/platform"
 import { Effect, Either, Inspectable, Layer, Option, Stream } from "effect"
 import { type Dispatcher, Pool } from "undici"
-import { type AttemptLimit, AttemptLimitExceeded, offeredIn } from "./AttemptLimit.js"
+import {
+  type AttemptLimit,
+  AttemptLimitExceeded,
+  type LateOutcome,
+  offeredIn,
+  SlowExchange
+} from "./AttemptLimit.js"
 import { withoutStackTraces } from "./withoutStackTraces.js"
 
 const utf8 = new TextDecoder()
@@ -319,14 +325,16 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
       const options = undiciOptions(request, signal)
       if (Either.isLeft(options)) return resume(Effect.fail(options.left))
       let response: UndiciResponse | undefined
-      // Whichever comes first answers: the head (or the whole body), a failure, the limit, an interruption.
-      let answered = false
-      const answer = (
-        effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>
-      ) => {
-        if (answered) return
-        answered = true
-        resume(effect)
+      // Whichever comes first settles the exchange: the head (or the whole body), a failure, the limit, an
+      // interruption. The outcome answers the effect, or, once the exchange has been handed over (a
+      // hedged attempt with no answer within its delay), the promise it was handed over with.
+      let settled = false
+      let handedOver: ((outcome: LateOutcome) => void) | undefined
+      const settle = (outcome: LateOutcome) => {
+        if (settled) return
+        settled = true
+        if (handedOver !== undefined) handedOver(outcome)
+        else resume(Either.isRight(outcome) ? Effect.succeed(outcome.right) : Effect.fail(outcome.left))
       }
       // The attempt's limit covers the head and the whole body: one timer, cleared when the body is read.
       // A limit past what `setTimeout` can count (about 24.8 days; Node would fire it after 1 ms) is no
@@ -334,27 +342,45 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
       let timer: ReturnType<typeof setTimeout> | undefined
       if (limit !== undefined) {
         limit.honoured = true
-        if (limit.ms <= maxTimerMs) {
-          timer = setTimeout(() => {
-            const exceeded = new AttemptLimitExceeded(limit.ms)
-            if (response === undefined) {
-              answer(Effect.fail(transportError(request, exceeded)))
-              signal.abortSoon(exceeded)
-            } else response.abandon(exceeded)
-          }, limit.ms)
+        const strike = () => {
+          const exceeded = new AttemptLimitExceeded(limit.ms)
+          if (response === undefined) {
+            settle(Either.left(transportError(request, exceeded)))
+            signal.abortSoon(exceeded)
+          } else response.abandon(exceeded)
         }
+        const hardLimit = (afterMs: number) =>
+          limit.ms <= maxTimerMs ? setTimeout(strike, limit.ms - afterMs) : undefined
+        const slowAfterMs = limit.readsWholeBody ? limit.slowAfterMs : undefined
+        timer =
+          slowAfterMs !== undefined && slowAfterMs < limit.ms
+            ? // The same timer strikes first at the hedge delay, then at the limit.
+              setTimeout(() => {
+                timer = hardLimit(slowAfterMs)
+                const late = new Promise<LateOutcome>((resolve) => {
+                  handedOver = resolve
+                })
+                const abandon = () => {
+                  clearTimeout(timer)
+                  const reason = new ExchangeAborted("The exchange was abandoned: the other region answered")
+                  settle(Either.left(transportError(request, reason)))
+                  signal.abortSoon(reason)
+                }
+                resume(Effect.fail(transportError(request, new SlowExchange(late, abandon))))
+              }, slowAfterMs)
+            : hardLimit(0)
       }
       dispatcher.request(options.right).then(
         (source) => {
           if (limit?.readsWholeBody !== true) {
             response = new UndiciResponse(request, source, () => clearTimeout(timer))
-            return answer(Effect.succeed(response))
+            return settle(Either.right(response))
           }
           // The attempt reads the whole body at once: read it here and answer once, the body in hand. A
           // limit that strikes meanwhile answers first, and the abort it sends destroys the body.
           const read = (body: Either.Either<ArrayBuffer, unknown>) => {
             clearTimeout(timer)
-            answer(Effect.succeed(new UndiciResponse(request, source, undefined, body)))
+            settle(Either.right(new UndiciResponse(request, source, undefined, body)))
           }
           source.body.on("error", ignoreError)
           source.body.arrayBuffer().then(
@@ -364,11 +390,11 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
         },
         (cause: unknown) => {
           clearTimeout(timer)
-          answer(Effect.fail(transportError(request, cause)))
+          settle(Either.left(transportError(request, cause)))
         }
       )
       return Effect.sync(() => {
-        answered = true
+        settled = true
         clearTimeout(timer)
         signal.abortSoon(new ExchangeAborted("The request was interrupted"))
       })
