@@ -180,8 +180,12 @@ const raceLate = <A>(
             primary.lost()
             return Effect.succeed(hedged)
           }
+          // The hedge failed: the primary's answer, when it comes (given up if the call is interrupted).
           return Effect.flatMap(
-            Effect.promise(() => primary.late),
+            Effect.async<AttemptLimit.LateOutcome>((resume) => {
+              primary.late.then((outcome) => resume(Effect.succeed(outcome)))
+              return Effect.sync(primary.abandon)
+            }),
             primary.settle
           )
         })
