@@ -53,6 +53,36 @@ const readHelpPages = async () => {
 }
 const helpPages = await readHelpPages()
 
+/**
+ * Node's built-in modules, each read when the bundle first uses one of its exports. An ES module import
+ * of a builtin (what esbuild keeps for `import ... from "node:fs"`) loads it while the chunk links and
+ * reads every export (Node builds the ES module's namespace), which runs the builtin's lazy getters:
+ * `node:fs` loads its streams, `node:crypto` loads at all. The platform layer @effect/cli needs imports
+ * both, and a `get` uses neither (bench/README.md, CLI section). Here each builtin is a small CommonJS
+ * module whose exports are getters that `require` the builtin on first use.
+ */
+const builtinsOnFirstUse = {
+  name: "builtins-on-first-use",
+  setup: (build) => {
+    build.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === "import-statement" ? { path: args.path, namespace: "builtin-on-first-use" } : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "builtin-on-first-use" }, async (args) => {
+      // The builtin's export names, as the Node that builds knows them.
+      const names = Object.keys(await import(args.path)).filter((name) => name !== "default")
+      return {
+        loader: "js",
+        contents: [
+          "let builtin",
+          `const load = () => (builtin ??= require(${JSON.stringify(args.path)}))`,
+          `for (const name of ${JSON.stringify(names)})`,
+          "  Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] })"
+        ].join("\n")
+      }
+    })
+  }
+}
+
 const result = await build({
   entryPoints: { convocore: "src/bin.ts" },
   outdir,
@@ -72,6 +102,7 @@ const result = await build({
   write: false,
   // A few dependencies are CommonJS (undici, cli-progress): their `require` calls need a real one.
   plugins: [
+    builtinsOnFirstUse,
     {
       name: "help-pages",
       setup: (build) => {
