@@ -1,10 +1,13 @@
 /**
  * Bundles the CLI with esbuild's code splitting: dist/convocore.mjs is the entry (the help pages and
- * their layout: all that `--help` and `--version` load), the program (src/Main.ts: the command tree
- * and @effect/cli) is a chunk it imports for any other command line, and each command with the client,
- * the sandbox and the output libraries is a chunk in dist/chunks/, loaded by the `import()`s of
- * src/Commands.ts when that command runs. Modules both sides use land in shared chunks, so nothing is
- * bundled twice. Source maps sit beside each file (`node --enable-source-maps` reads them).
+ * their layout: all that `--help` and `--version` load), and the program (src/Main.ts: @effect/cli,
+ * the command tree and the commands with the client and the sandbox) is a chunk it imports for any
+ * other command line. What only some runs need is imported where it is used and so is a chunk of its
+ * own in dist/chunks/: undici (talking to Convocore), yaml, the progress bar, telemetry's exporters.
+ * The commands are not such chunks: every command line that reaches the program runs one, and each
+ * `import()` of a chunk is a wait of its own while the program starts (bench/README.md, CLI section).
+ * Modules both sides use land in shared chunks, so nothing is bundled twice. Source maps sit beside
+ * each file (`node --enable-source-maps` reads them).
  */
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises"
 import * as Os from "node:os"
@@ -16,8 +19,8 @@ const outdir = "dist"
 
 /**
  * The help pages of every command, as src/HelpDocument.ts reads them from @effect/cli's descriptors of
- * the command tree (src/Cli.ts): bundled on their own (the commands' `import()`s left out, never run)
- * and run once here.
+ * the command tree (src/Cli.ts): bundled on their own (the `import()`s left out, never run) and run
+ * once here.
  */
 const readHelpPages = async () => {
   const bundled = await build({
