@@ -1,10 +1,13 @@
 /**
  * Bundles the CLI with esbuild's code splitting: dist/convocore.mjs is the entry (the help pages and
- * their layout: all that `--help` and `--version` load), the program (src/Main.ts: the command tree
- * and @effect/cli) is a chunk it imports for any other command line, and each command with the client,
- * the sandbox and the output libraries is a chunk in dist/chunks/, loaded by the `import()`s of
- * src/Commands.ts when that command runs. Modules both sides use land in shared chunks, so nothing is
- * bundled twice. Source maps sit beside each file (`node --enable-source-maps` reads them).
+ * their layout: all that `--help` and `--version` load), and the program (src/Main.ts: @effect/cli,
+ * the command tree and the commands with the client and the sandbox) is a chunk it imports for any
+ * other command line. What only some runs need is imported where it is used and so is a chunk of its
+ * own in dist/chunks/: undici (talking to Convocore), yaml, the progress bar, telemetry's exporters.
+ * The commands are not such chunks: every command line that reaches the program runs one, and each
+ * `import()` of a chunk is a wait of its own while the program starts (bench/README.md, CLI section).
+ * Modules both sides use land in shared chunks, so nothing is bundled twice. Source maps sit beside
+ * each file (`node --enable-source-maps` reads them).
  */
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises"
 import * as Os from "node:os"
@@ -16,8 +19,8 @@ const outdir = "dist"
 
 /**
  * The help pages of every command, as src/HelpDocument.ts reads them from @effect/cli's descriptors of
- * the command tree (src/Cli.ts): bundled on their own (the commands' `import()`s left out, never run)
- * and run once here.
+ * the command tree (src/Cli.ts): bundled on their own (the `import()`s left out, never run) and run
+ * once here.
  */
 const readHelpPages = async () => {
   const bundled = await build({
@@ -53,6 +56,36 @@ const readHelpPages = async () => {
 }
 const helpPages = await readHelpPages()
 
+/**
+ * Node's built-in modules, each read when the bundle first uses one of its exports. An ES module import
+ * of a builtin (what esbuild keeps for `import ... from "node:fs"`) loads it while the chunk links and
+ * reads every export (Node builds the ES module's namespace), which runs the builtin's lazy getters:
+ * `node:fs` loads its streams, `node:crypto` loads at all. The platform layer @effect/cli needs imports
+ * both, and a `get` uses neither (bench/README.md, CLI section). Here each builtin is a small CommonJS
+ * module whose exports are getters that `require` the builtin on first use.
+ */
+const builtinsOnFirstUse = {
+  name: "builtins-on-first-use",
+  setup: (build) => {
+    build.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === "import-statement" ? { path: args.path, namespace: "builtin-on-first-use" } : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "builtin-on-first-use" }, async (args) => {
+      // The builtin's export names, as the Node that builds knows them.
+      const names = Object.keys(await import(args.path)).filter((name) => name !== "default")
+      return {
+        loader: "js",
+        contents: [
+          "let builtin",
+          `const load = () => (builtin ??= require(${JSON.stringify(args.path)}))`,
+          `for (const name of ${JSON.stringify(names)})`,
+          "  Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] })"
+        ].join("\n")
+      }
+    })
+  }
+}
+
 const result = await build({
   entryPoints: { convocore: "src/bin.ts" },
   outdir,
@@ -72,6 +105,7 @@ const result = await build({
   write: false,
   // A few dependencies are CommonJS (undici, cli-progress): their `require` calls need a real one.
   plugins: [
+    builtinsOnFirstUse,
     {
       name: "help-pages",
       setup: (build) => {

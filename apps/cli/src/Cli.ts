@@ -1,17 +1,19 @@
 /**
- * The command tree. This module is all `convocore --help` loads: each command's work lives in its own
- * module, imported when the command runs, so start-up does not pay for the client, the sandbox or the
- * output libraries.
+ * The command tree, and each command's work (a module of its own). `convocore --help` does not load
+ * this module: its pages are read from this tree at build time (bin.ts, HelpDocument.ts).
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Either } from "effect"
-import * as Commands from "./Commands.js"
 import * as CommandTree from "./CommandTree.js"
 import type { ExitWith } from "./ExitCode.js"
+import * as ExportConversations from "./ExportConversations.js"
 import * as FieldPaths from "./FieldPaths.js"
 import * as Flags from "./Flags.js"
+import * as GetConversation from "./GetConversation.js"
+import * as ListConversations from "./ListConversations.js"
+import * as ServeSandbox from "./ServeSandbox.js"
 
 const fields = Options.text("fields").pipe(
   Options.withPseudoName("paths"),
@@ -45,8 +47,7 @@ const get = Command.make(
     ),
     fields
   },
-  (flags): Effect.Effect<void, ExitWith> =>
-    Effect.flatMap(Effect.promise(Commands.GetConversation), (command) => command.run(flags))
+  (flags): Effect.Effect<void, ExitWith> => GetConversation.run(flags)
 ).pipe(
   Command.withDescription(
     "Get one conversation: a lead card on a terminal, the JSON document when piped. Exit codes: 0 ok, 2 invalid input or missing key, 3 not found, 4 unauthorized/forbidden, 5 rate limited, 6 upstream unavailable, 7 invalid response"
@@ -73,8 +74,7 @@ const list = Command.make(
     ),
     csvRaw
   },
-  (flags): Effect.Effect<void, ExitWith> =>
-    Effect.flatMap(Effect.promise(Commands.ListConversations), (command) => command.run(flags))
+  (flags): Effect.Effect<void, ExitWith> => ListConversations.run(flags)
 ).pipe(
   Command.withDescription(
     "List an agent's conversations, newest first, following the upstream's cursor from page to page. Exit codes as for get"
@@ -132,8 +132,7 @@ const exportCommand = Command.make(
     fields,
     csvRaw
   },
-  (flags): Effect.Effect<void, ExitWith> =>
-    Effect.flatMap(Effect.promise(Commands.ExportConversations), (command) => command.run(flags))
+  (flags): Effect.Effect<void, ExitWith> => ExportConversations.run(flags)
 ).pipe(
   Command.withDescription(
     "Export many conversations of one agent to NDJSON or CSV, from --ids or --all, with bounded memory. Failed ids are listed at the end (exit 8), split into those worth a --resume and those that will fail again"
@@ -162,8 +161,7 @@ const sandbox = Command.make(
       Options.optional
     )
   },
-  (flags): Effect.Effect<void, ExitWith> =>
-    Effect.flatMap(Effect.promise(Commands.ServeSandbox), (command) => command.run(flags))
+  (flags): Effect.Effect<void, ExitWith> => ServeSandbox.run(flags)
 ).pipe(
   Command.withDescription(
     "Run a fake Convocore V3 (EU and NA listeners, seeded documents, scripted faults) until Ctrl-C; prints its URLs and key"

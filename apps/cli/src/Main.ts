@@ -7,10 +7,11 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, type Console, Effect, Exit, Layer } from "effect"
+import { Cause, type Console, Effect, Exit } from "effect"
 import { root, tree } from "./Cli.js"
 import * as CommandTree from "./CommandTree.js"
 import { ExitCode } from "./ExitCode.js"
+import * as PlatformLayer from "./PlatformLayer.js"
 import { version } from "./version.js"
 
 const cli = Command.run(root, { name: "convocore", version })
@@ -92,13 +93,7 @@ const run = parsed.pipe(
 const program =
   located.unknown !== undefined
     ? usageError(`unknown command "${located.unknown}" for "${located.path.join(" ")}"`)
-    : run.pipe(
-        Effect.provide(
-          Layer.unwrapEffect(
-            Effect.promise(() => import("./PlatformLayer.js")).pipe(Effect.map((m) => m.layer))
-          )
-        )
-      )
+    : run.pipe(Effect.provide(PlatformLayer.layer))
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,

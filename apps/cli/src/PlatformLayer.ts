@@ -1,8 +1,7 @@
 /**
  * What @effect/cli needs to run a command line, and no more (NodeContext would also load child_process
- * and workers). Loaded only when @effect/cli runs: help, drawn by Main from the command tree, does not
- * pay for node:fs, node:crypto and node:readline. Logs (the client's warnings) are diagnostics, so they
- * go to stderr: stdout carries data only.
+ * and workers). Logs (the client's warnings) are diagnostics, so they go to stderr: stdout carries data
+ * only.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"

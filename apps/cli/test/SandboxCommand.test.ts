@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { Fixtures } from "@convocore-effect/sandbox"
 import { seedExampleResponse } from "@convocore-effect/schema"
 import { assert, describe, it } from "@effect/vitest"
@@ -81,6 +84,31 @@ describe("--sandbox (in-process)", () => {
       assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
       assert.match(result.stderr, /attempt 1 region eu: connect-failed/)
       assert.match(result.stderr, /attempt 2 region na: ok 200/)
+    })
+  )
+
+  // What a start costs (bench/README.md, CLI section): an in-process `get` has no use for Node's HTTP
+  // stack (and its undici), for node:crypto or for node:readline, so it must not load them.
+  it.effect("loads neither Node's HTTP stack nor node:crypto nor node:readline", () =>
+    Effect.gen(function* () {
+      const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-builtins-"))
+      const preload = Path.join(directory, "loaded.cjs")
+      const loaded = Path.join(directory, "loaded.txt")
+      Fs.writeFileSync(
+        preload,
+        `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(loaded)}, process.moduleLoadList.join("\\n")))`
+      )
+      const result = yield* run(
+        ["conversations", "get", Fixtures.demoAgent, Fixtures.ids.seedExample, "--sandbox"],
+        { env: { NODE_OPTIONS: `--require ${preload}` } }
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout, `${JSON.stringify(seedExampleResponse.data)}\n`)
+      const modules = Fs.readFileSync(loaded, "utf8").split("\n")
+      Fs.rmSync(directory, { recursive: true, force: true })
+      assert.include(modules, "NativeModule fs")
+      for (const builtin of ["http", "internal/deps/undici/undici", "crypto", "readline"])
+        assert.notInclude(modules, `NativeModule ${builtin}`)
     })
   )
 })

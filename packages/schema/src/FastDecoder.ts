@@ -10,10 +10,11 @@
  *
  * Compiling the validator takes about 140 ms, the price of hundreds of Effect decodes: a one-shot command
  * should not pay it. So the first `compileAfter` decodes validate with the Effect decoder, and the
- * validator is compiled on the next one. Either way a valid input is returned as it is.
+ * validator is compiled on the next one. Either way a valid input is returned as it is. ajv itself is
+ * read only then (./LazyAjv.cts): importing this module does not evaluate it.
  */
-import { Ajv } from "ajv"
 import { Effect, Either, JSONSchema, type ParseResult, Schema } from "effect"
+import loadAjv from "./LazyAjv.cjs"
 import { hasTransformation } from "./Tolerance.js"
 
 export interface FastDecoder<A> {
@@ -50,7 +51,7 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>): FastDecoder<A> =
   // Compiled on first use: CLI start-up should not pay for a validator it may never need.
   let compiled: ((input: unknown) => boolean) | undefined
   const validator = (): ((input: unknown) => boolean) => {
-    compiled ??= new Ajv({ strict: false, allErrors: false, validateSchema: false }).compile(
+    compiled ??= new (loadAjv().Ajv)({ strict: false, allErrors: false, validateSchema: false }).compile(
       jsonSchemaOf(schema)
     )
     return compiled

@@ -38,12 +38,35 @@ export const openEnumValues = (ast: SchemaAST.AST): ReadonlyArray<string> | unde
   return literals.flatMap((t) => (t._tag === "Literal" && typeof t.literal === "string" ? [t.literal] : []))
 }
 
-/** `S | null`, where the `null` is a tolerance (the spec says `S` alone). */
-export const NullTolerant = <S extends Schema.Schema.Any>(schema: S) =>
+/**
+ * One per schema: the conversation document has over a hundred `field(Str)`-like properties, and schemas
+ * are immutable values, so they share one `S | null` and one optional property. Each is then built once
+ * when the module loads (a command's start pays for every schema class made) and Effect's decoder
+ * compiles each shared node once.
+ */
+const memoized = <S extends Schema.Schema.Any, R>(make: (schema: S) => R): ((schema: S) => R) => {
+  const made = new WeakMap<S, R>()
+  return (schema) => {
+    const known = made.get(schema)
+    if (known !== undefined) return known
+    const result = make(schema)
+    made.set(schema, result)
+    return result
+  }
+}
+
+const nullTolerant = memoized((schema: Schema.Schema.Any) =>
   Schema.NullOr(schema).annotations({ [TolerantNullId]: true })
+)
+const optionalNullTolerant = memoized((schema: Schema.Schema.Any) => Schema.optional(nullTolerant(schema)))
+
+/** `S | null`, where the `null` is a tolerance (the spec says `S` alone). */
+export const NullTolerant = <S extends Schema.Schema.Any>(schema: S): Schema.NullOr<S> =>
+  nullTolerant(schema) as Schema.NullOr<S>
 
 /** An optional property that also accepts the `null` the real API sends where the spec promises a value. */
-export const field = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(NullTolerant(schema))
+export const field = <S extends Schema.Schema.Any>(schema: S): Schema.optional<Schema.NullOr<S>> =>
+  optionalNullTolerant(schema) as Schema.optional<Schema.NullOr<S>>
 
 /** A property the spec requires: optional when reading real documents, required by the strict variant. */
 export const specRequired = <S extends Schema.Schema.Any>(schema: S) =>
