@@ -70,32 +70,40 @@ const region = Effect.acquireRelease(
 
 const answer = (afterMs: number, status = 200): Behaviour => ({ _tag: "answer", afterMs, status })
 
-/** EU and NA on loopback, a client over UndiciTransport hedging after 60 ms, taught by one call. */
-const setup = Effect.gen(function* () {
-  const eu = yield* region
-  const na = yield* region
-  const layer = Convocore.Default.pipe(
-    Layer.provide(UndiciTransport.layer),
-    Layer.provide(
-      ConvocoreConfig.layer({
-        apiKey: SECRET,
-        region: "eu",
-        euUrl: `http://127.0.0.1:${eu.port}/v3`,
-        naUrl: `http://127.0.0.1:${na.port}/v3`,
-        attemptTimeout: "5 seconds",
-        hedgeDelay: "60 millis"
-      })
+/** Waits (up to 3 s) until `count()` reaches `expected`: an abort reaches the server's socket a moment later. */
+const eventually = (count: () => number, expected: number) =>
+  Effect.gen(function* () {
+    for (let waited = 0; waited < 3_000 && count() < expected; waited += 20) yield* Effect.sleep("20 millis")
+    assert.strictEqual(count(), expected)
+  })
+
+/** EU and NA on loopback, a client over UndiciTransport hedging after `hedgeDelay`, taught by one call. */
+const setup = (hedgeDelay = "60 millis") =>
+  Effect.gen(function* () {
+    const eu = yield* region
+    const na = yield* region
+    const layer = Convocore.Default.pipe(
+      Layer.provide(UndiciTransport.layer),
+      Layer.provide(
+        ConvocoreConfig.layer({
+          apiKey: SECRET,
+          region: "eu",
+          euUrl: `http://127.0.0.1:${eu.port}/v3`,
+          naUrl: `http://127.0.0.1:${na.port}/v3`,
+          attemptTimeout: "5 seconds",
+          hedgeDelay
+        })
+      )
     )
-  )
-  const service = Context.get(yield* Layer.build(layer), Convocore)
-  const call = service.getConversationWithTrail({ agentId: "a", convoId: "b" })
-  // The first call teaches the layer that its transport enforces attempt limits.
-  const first = yield* call
-  assert.deepStrictEqual(outline(first.attempts), ["eu:ok"])
-  eu.stats.received = 0
-  na.stats.received = 0
-  return { eu, na, call }
-})
+    const service = Context.get(yield* Layer.build(layer), Convocore)
+    const call = service.getConversationWithTrail({ agentId: "a", convoId: "b" })
+    // The first call teaches the layer that its transport enforces attempt limits.
+    const first = yield* call
+    assert.deepStrictEqual(outline(first.attempts), ["eu:ok"])
+    eu.stats.received = 0
+    na.stats.received = 0
+    return { eu, na, call }
+  })
 
 /** Counts the fibers started under it. */
 class ForkCount extends Supervisor.AbstractSupervisor<void> {
@@ -111,7 +119,8 @@ class ForkCount extends Supervisor.AbstractSupervisor<void> {
 describe("the hedge over a transport that enforces attempt limits", () => {
   it.scopedLive("an answer before the delay: no race and no fiber, the other region never asked", () =>
     Effect.gen(function* () {
-      const { eu, na, call } = yield* setup
+      // A delay no loopback answer can miss, even on a loaded machine.
+      const { eu, na, call } = yield* setup("3 seconds")
       const forks = new ForkCount()
       for (let i = 0; i < 5; i++) {
         const { result, attempts } = yield* Effect.supervised(call, forks)
@@ -126,7 +135,7 @@ describe("the hedge over a transport that enforces attempt limits", () => {
 
   it.scopedLive("EU hangs: NA, asked at the delay, answers; EU's request is aborted", () =>
     Effect.gen(function* () {
-      const { eu, na, call } = yield* setup
+      const { eu, na, call } = yield* setup()
       eu.behaviour = { _tag: "hang" }
       const started = Date.now()
       const { result, attempts } = yield* call
@@ -136,8 +145,7 @@ describe("the hedge over a transport that enforces attempt limits", () => {
       assert.isBelow(elapsed, 2_000, "the call did not wait for EU's attempt timeout")
       assert.strictEqual(na.stats.received, 1)
       // EU's connection is closed by the abort, not left to hang until the attempt timeout.
-      yield* Effect.sleep("300 millis")
-      assert.strictEqual(eu.stats.abandoned, 1)
+      yield* eventually(() => eu.stats.abandoned, 1)
     }).pipe(Effect.timeout("20 seconds"))
   )
 
@@ -145,7 +153,7 @@ describe("the hedge over a transport that enforces attempt limits", () => {
     "EU answers after the delay but before NA: EU's answer wins and NA's request is aborted",
     () =>
       Effect.gen(function* () {
-        const { eu, na, call } = yield* setup
+        const { eu, na, call } = yield* setup()
         eu.behaviour = answer(150)
         na.behaviour = { _tag: "hang" }
         const { result, attempts } = yield* call
@@ -159,7 +167,7 @@ describe("the hedge over a transport that enforces attempt limits", () => {
 
   it.scopedLive("NA fails fast while EU is slow: the call waits for EU's late answer", () =>
     Effect.gen(function* () {
-      const { eu, na, call } = yield* setup
+      const { eu, na, call } = yield* setup()
       eu.behaviour = answer(250)
       na.behaviour = answer(0, 503)
       const { result, attempts } = yield* call
@@ -170,18 +178,16 @@ describe("the hedge over a transport that enforces attempt limits", () => {
 
   it.scopedLive("interrupting a call during the race aborts both requests", () =>
     Effect.gen(function* () {
-      const { eu, na, call } = yield* setup
+      const { eu, na, call } = yield* setup()
       eu.behaviour = { _tag: "hang" }
       na.behaviour = { _tag: "hang" }
       const fiber = yield* Effect.fork(call)
       // Past the delay: both requests are out.
-      yield* Effect.sleep("250 millis")
-      assert.strictEqual(eu.stats.received, 1)
-      assert.strictEqual(na.stats.received, 1)
+      yield* eventually(() => eu.stats.received, 1)
+      yield* eventually(() => na.stats.received, 1)
       yield* Fiber.interrupt(fiber)
-      yield* Effect.sleep("300 millis")
-      assert.strictEqual(eu.stats.abandoned, 1)
-      assert.strictEqual(na.stats.abandoned, 1)
+      yield* eventually(() => eu.stats.abandoned, 1)
+      yield* eventually(() => na.stats.abandoned, 1)
     }).pipe(Effect.timeout("20 seconds"))
   )
 })
