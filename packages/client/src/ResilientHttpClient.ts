@@ -407,149 +407,148 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             )
           }
 
+          /** Starts an attempt: call it when the attempt is to run (inside a suspend or a continuation). */
           const runAttempt = (
             target: Target,
             hedged = false,
             slow?: SlowPlan<A>
-          ): Effect.Effect<AttemptResult<A>> =>
-            Effect.suspend(() => {
-              state = Decide.started(state, target)
-              const at: AttemptAt = { target, attempt: state.attempts }
-              const startMs = clock.unsafeCurrentTimeMillis()
-              const remaining = plan.deadlineAt - startMs
-              const byDeadline = remaining <= attemptTimeoutMs
-              const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
-              const limit: AttemptLimit.AttemptLimit = {
-                ms: limitMs,
-                readsWholeBody: true,
-                slowAfterMs: slow?.afterMs,
-                honoured: false
-              }
-              const request = () => transport.execute(requestFor(target, call, options))
-              const timeout = () =>
-                withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
-              const answered = ({ response, body }: Exchanged) =>
-                Either.isLeft(body) && AttemptLimit.isExceeded(body.left.cause)
-                  ? timeout()
-                  : withoutStackTraces(() =>
-                      interpret(
-                        at,
-                        {
-                          status: response.status,
-                          headers: response.headers,
-                          body: Either.isRight(body)
-                            ? Either.right(new Uint8Array(body.right))
-                            : Either.left(body.left)
-                        },
-                        call.decode,
-                        clock.unsafeCurrentTimeMillis()
-                      )
+          ): Effect.Effect<AttemptResult<A>> => {
+            state = Decide.started(state, target)
+            const at: AttemptAt = { target, attempt: state.attempts }
+            const startMs = clock.unsafeCurrentTimeMillis()
+            const remaining = plan.deadlineAt - startMs
+            const byDeadline = remaining <= attemptTimeoutMs
+            const limitMs = Math.max(0, Math.min(attemptTimeoutMs, remaining))
+            const limit: AttemptLimit.AttemptLimit = {
+              ms: limitMs,
+              readsWholeBody: true,
+              slowAfterMs: slow?.afterMs,
+              honoured: false
+            }
+            const request = () => transport.execute(requestFor(target, call, options))
+            const timeout = () =>
+              withoutStackTraces(() => timedOut(at, { attemptTimeoutMs, deadlineMs, byDeadline }))
+            const answered = ({ response, body }: Exchanged) =>
+              Either.isLeft(body) && AttemptLimit.isExceeded(body.left.cause)
+                ? timeout()
+                : withoutStackTraces(() =>
+                    interpret(
+                      at,
+                      {
+                        status: response.status,
+                        headers: response.headers,
+                        body: Either.isRight(body)
+                          ? Either.right(new Uint8Array(body.right))
+                          : Either.left(body.left)
+                      },
+                      call.decode,
+                      clock.unsafeCurrentTimeMillis()
                     )
-              const failed = (error: HttpClientError.HttpClientError) =>
-                AttemptLimit.isExceeded(error.cause)
-                  ? timeout()
-                  : withoutStackTraces(() => transportFailed(at, error))
-              const settled = (result: AttemptResult<A>) => {
-                transportTimesAttempts = limit.honoured
-                return settle(at, startMs, result)
-              }
-              const interrupted = () => {
-                transportTimesAttempts = limit.honoured
-                const now = clock.unsafeCurrentTimeMillis()
-                trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
-                breaker.unsafe.record(target, "neutral", now)
-              }
-              /** The exchange, handed over unanswered at the hedge delay, as the race needs it. */
-              const inFlight = (handed: AttemptLimit.SlowExchange): InFlight<A> => ({
-                late: handed.late,
-                settle: (outcome) =>
-                  Either.isLeft(outcome)
-                    ? settled(failed(outcome.left))
-                    : Effect.matchEffect(outcome.right.arrayBuffer, {
-                        onSuccess: (bytes) =>
-                          settled(answered({ response: outcome.right, body: Either.right(bytes) })),
-                        onFailure: (error) =>
-                          settled(answered({ response: outcome.right, body: Either.left(error) }))
-                      }),
-                abandon: handed.abandon,
-                lost: () => {
-                  handed.abandon()
-                  interrupted()
-                }
-              })
-              // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does,
-              // and the limit is offered in the fiber the timer runs the exchange in.
-              const attempt = transportTimesAttempts
-                ? AttemptLimit.offer(
-                    limit,
-                    Effect.matchEffect(request(), {
-                      onSuccess: (response) =>
-                        Effect.matchEffect(response.arrayBuffer, {
-                          onSuccess: (bytes) => settled(answered({ response, body: Either.right(bytes) })),
-                          onFailure: (error) => settled(answered({ response, body: Either.left(error) }))
-                        }),
-                      onFailure: (error) =>
-                        slow !== undefined && error.cause instanceof AttemptLimit.SlowExchange
-                          ? slow.onSlow(inFlight(error.cause))
-                          : settled(failed(error))
-                    }),
-                    interrupted
                   )
-                : Effect.flatMap(
-                    timer.timeoutOption(
-                      AttemptLimit.offer(
-                        limit,
-                        Effect.either(
-                          Effect.flatMap(request(), (response) =>
-                            Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
-                          )
-                        )
-                      ),
-                      limitMs
-                    ),
-                    Option.match({
-                      onNone: () => settled(timeout()),
-                      onSome: Either.match({
-                        onLeft: (error) => settled(failed(error)),
-                        onRight: (exchanged) => settled(answered(exchanged))
-                      })
-                    })
-                  ).pipe(Effect.onInterrupt(() => Effect.sync(interrupted)))
-              if (!traced) return attempt
-              return Spans.whenTraced(
-                "Convocore.attempt",
-                () => ({
-                  attributes: AttemptSpan.startAttributes(
-                    endpoints[target],
-                    call.path,
-                    target,
-                    at.attempt,
-                    hedged
-                  ),
-                  kind: "client",
-                  // The call span already points at the caller; a stack per attempt would only cost time.
-                  captureStackTrace: false
-                }),
-                (span) =>
-                  span === undefined
-                    ? attempt
-                    : Effect.tap(attempt, (result) =>
-                        AttemptSpan.end(span, result, breaker.unsafe.get(target))
-                      )
-              )
+            const failed = (error: HttpClientError.HttpClientError) =>
+              AttemptLimit.isExceeded(error.cause)
+                ? timeout()
+                : withoutStackTraces(() => transportFailed(at, error))
+            const settled = (result: AttemptResult<A>) => {
+              transportTimesAttempts = limit.honoured
+              return settle(at, startMs, result)
+            }
+            const interrupted = () => {
+              transportTimesAttempts = limit.honoured
+              const now = clock.unsafeCurrentTimeMillis()
+              trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
+              breaker.unsafe.record(target, "neutral", now)
+            }
+            /** The exchange, handed over unanswered at the hedge delay, as the race needs it. */
+            const inFlight = (handed: AttemptLimit.SlowExchange): InFlight<A> => ({
+              late: handed.late,
+              settle: (outcome) =>
+                Either.isLeft(outcome)
+                  ? settled(failed(outcome.left))
+                  : Effect.matchEffect(outcome.right.arrayBuffer, {
+                      onSuccess: (bytes) =>
+                        settled(answered({ response: outcome.right, body: Either.right(bytes) })),
+                      onFailure: (error) =>
+                        settled(answered({ response: outcome.right, body: Either.left(error) }))
+                    }),
+              abandon: handed.abandon,
+              lost: () => {
+                handed.abandon()
+                interrupted()
+              }
             })
+            // A transport that has enforced the limit itself is trusted to; otherwise a timer fiber does,
+            // and the limit is offered in the fiber the timer runs the exchange in.
+            const attempt = transportTimesAttempts
+              ? AttemptLimit.offer(
+                  limit,
+                  Effect.matchEffect(request(), {
+                    onSuccess: (response) =>
+                      Effect.matchEffect(response.arrayBuffer, {
+                        onSuccess: (bytes) => settled(answered({ response, body: Either.right(bytes) })),
+                        onFailure: (error) => settled(answered({ response, body: Either.left(error) }))
+                      }),
+                    onFailure: (error) =>
+                      slow !== undefined && error.cause instanceof AttemptLimit.SlowExchange
+                        ? slow.onSlow(inFlight(error.cause))
+                        : settled(failed(error))
+                  }),
+                  interrupted
+                )
+              : Effect.flatMap(
+                  timer.timeoutOption(
+                    AttemptLimit.offer(
+                      limit,
+                      Effect.either(
+                        Effect.flatMap(request(), (response) =>
+                          Effect.map(Effect.either(response.arrayBuffer), (body) => ({ response, body }))
+                        )
+                      )
+                    ),
+                    limitMs
+                  ),
+                  Option.match({
+                    onNone: () => settled(timeout()),
+                    onSome: Either.match({
+                      onLeft: (error) => settled(failed(error)),
+                      onRight: (exchanged) => settled(answered(exchanged))
+                    })
+                  })
+                ).pipe(Effect.onInterrupt(() => Effect.sync(interrupted)))
+            if (!traced) return attempt
+            return Spans.whenTraced(
+              "Convocore.attempt",
+              () => ({
+                attributes: AttemptSpan.startAttributes(
+                  endpoints[target],
+                  call.path,
+                  target,
+                  at.attempt,
+                  hedged
+                ),
+                kind: "client",
+                // The call span already points at the caller; a stack per attempt would only cost time.
+                captureStackTrace: false
+              }),
+              (span) =>
+                span === undefined
+                  ? attempt
+                  : Effect.tap(attempt, (result) => AttemptSpan.end(span, result, breaker.unsafe.get(target)))
+            )
+          }
 
           const acquire = (target: Target) => breaker.unsafe.acquire(target, clock.unsafeCurrentTimeMillis())
 
-          /** One attempt, or with hedging a race of the target and (after the delay) the other region. */
+          /**
+           * One attempt, or with hedging a race of the target and (after the delay) the other region.
+           * Called when the attempt is to run (the breaker's probe is taken at once).
+           */
           const attemptAt = (target: Target): Effect.Effect<AttemptResult<A>> => {
             const alternative = Decide.alternative(plan, target)
             const hedgeDelayMs = hedgeDelayFor(target)
             if (hedgeDelayMs === undefined || alternative === undefined || state.attempts > 0) {
-              return Effect.suspend(() => {
-                acquire(target)
-                return runAttempt(target)
-              })
+              acquire(target)
+              return runAttempt(target)
             }
             let hedgeStarted = false
             const hedgeAttempt = Effect.suspend(() => {
@@ -564,14 +563,13 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             // Over a transport that enforces attempt limits, the primary attempt runs in this fiber and is
             // handed over only if it has no answer at the delay: the race, and its fiber, exist only then.
             // Arming a race of two fibers on every call cost more than the rest of the call.
-            if (transportTimesAttempts && !traced)
-              return Effect.suspend(() => {
-                acquire(target)
-                return runAttempt(target, false, {
-                  afterMs: hedgeDelayMs,
-                  onSlow: (primary) => raceLate(primary, hedgeAttempt, () => hedgeStarted)
-                })
+            if (transportTimesAttempts && !traced) {
+              acquire(target)
+              return runAttempt(target, false, {
+                afterMs: hedgeDelayMs,
+                onSlow: (primary) => raceLate(primary, hedgeAttempt, () => hedgeStarted)
               })
+            }
             return Effect.suspend(() => {
               acquire(target)
               return Effect.raceWith(runAttempt(target), hedge, {
