@@ -21,7 +21,7 @@
 import type { Received } from "@convocore-effect/client"
 import type { ConvocoreError } from "@convocore-effect/schema"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Exit, FiberId, Runtime } from "effect"
 import { Caller, type CallerInfo, GatewayApi } from "./GatewayApi.js"
 import { GatewayMetrics } from "./GatewayMetrics.js"
 import {
@@ -30,6 +30,7 @@ import {
   cacheKey,
   type Entry,
   type Exclusive,
+  type Lookup,
   ResponseCache
 } from "./ResponseCache.js"
 import { type RegionHealth, Upstream, type UpstreamResult } from "./Upstream.js"
@@ -160,34 +161,69 @@ export const documentHeaders = (
   ...(entry.upstreamRequestId === undefined ? {} : { "x-upstream-request-id": entry.upstreamRequestId })
 })
 
-const documentResponse = (
-  entry: Pick<Entry, "body" | "contentType" | "region" | "upstreamRequestId">,
-  headers: Record<string, string>
-) =>
-  HttpServerResponse.uint8Array(entry.body, {
-    status: 200,
-    contentType: entry.contentType,
-    headers: documentHeaders(entry, headers)
+/**
+ * An answer as data: the `HttpApi` routes make their response of it (`toResponse`), ./FastPath.ts writes
+ * it to Node's response itself.
+ */
+export interface Answer {
+  readonly status: number
+  readonly contentType: string
+  /** Every header but `content-type` and `content-length`. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array
+}
+
+export const toResponse = (answer: Answer): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.uint8Array(answer.body, {
+    status: answer.status,
+    contentType: answer.contentType,
+    headers: answer.headers
   })
 
+const utf8 = new TextEncoder()
+
+const jsonAnswer = (status: number, body: unknown, headers: Record<string, string>): Answer => ({
+  status,
+  contentType: "application/json",
+  headers,
+  body: utf8.encode(JSON.stringify(body))
+})
+
+const documentAnswer = (
+  entry: Pick<Entry, "body" | "contentType" | "region" | "upstreamRequestId">,
+  headers: Record<string, string>
+): Answer => ({
+  status: 200,
+  contentType: entry.contentType,
+  headers: documentHeaders(entry, headers),
+  body: entry.body
+})
+
 /** The answer to a failure: the upstream's own error bytes when it gave them, else the gateway's body. */
-export const failureResponse = (
+const failureAnswer = (
   error: ConvocoreError,
   captured: Received | undefined,
   headers: Record<string, string>
-) => {
+): Answer => {
   const status = statusOf(error)
   // The upstream's own answer (401, 403, 404, 400, 429) goes back as it came: same status, same bytes.
   const passThrough = captured !== undefined && captured.status === status && status < 500
   const region = "region" in error && error.region !== undefined ? { [regionHeader]: error.region } : {}
   return passThrough
-    ? HttpServerResponse.uint8Array(captured.body, {
+    ? {
         status,
         contentType: captured.headers["content-type"] ?? jsonType,
-        headers: { ...headers, ...region }
-      })
-    : HttpServerResponse.unsafeJson(errorBody(error), { status, headers: { ...headers, ...region } })
+        headers: { ...headers, ...region },
+        body: captured.body
+      }
+    : jsonAnswer(status, errorBody(error), { ...headers, ...region })
 }
+
+export const failureResponse = (
+  error: ConvocoreError,
+  captured: Received | undefined,
+  headers: Record<string, string>
+) => toResponse(failureAnswer(error, captured, headers))
 
 interface Called {
   readonly result: UpstreamResult
@@ -225,72 +261,95 @@ export const conversationRead = (
   cacheControl
 })
 
+/** What the caller's `Cache-Control` asks of a read. */
+interface Directives {
+  readonly noCache: boolean
+  readonly noStore: boolean
+  readonly onlyIfCached: boolean
+}
+
+const directivesOf = (read: CachedRead): Directives => {
+  if (read.cacheControl === undefined) return { noCache: false, noStore: !read.stores, onlyIfCached: false }
+  const directives = read.cacheControl.toLowerCase()
+  return {
+    noCache: /\bno-cache\b|\bmax-age=0\b/.test(directives),
+    noStore: !read.stores || /\bno-store\b/.test(directives),
+    onlyIfCached: /\bonly-if-cached\b/.test(directives)
+  }
+}
+
+/** What a read does once the cache has been asked: answer at once (and maybe refresh behind), or fetch. */
+type Plan =
+  | { readonly _tag: "Answer"; readonly answer: Answer; readonly refresh: boolean }
+  | { readonly _tag: "Fetch"; readonly noStore: boolean; readonly forward: string }
+
+/** A fetch's outcome that needs more than the fetch to answer: an upstream failure (stale-if-error, Retry-After). */
+interface Failed {
+  readonly _tag: "Failed"
+  readonly result: Extract<UpstreamResult, { readonly _tag: "Failure" }>
+  readonly collapsed: boolean
+}
+
+/** What a fetch's outcome gives: the answer, or a failure that needs more to answer. */
+type Settled = { readonly _tag: "Answered"; readonly answer: Answer } | Failed
+
+const answered = (answer: Answer): Settled => ({ _tag: "Answered", answer })
+
+/** Why a miss's fiber was interrupted: the caller went away before its answer, as the platform does. */
+const callerGone = FiberId.make(-499, 0)
+
+const ignore = () => {}
+
+/** The read's answers: by an effect for the `HttpApi` routes, by a callback for ./FastPath.ts. */
+export interface CachedReads {
+  readonly serve: (read: CachedRead) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  /**
+   * The same answer for a caller outside any fiber: `onAnswer` gets it; the upstream call (if any) runs
+   * on `runtime`. With only this replica's cache, a miss is one fiber (its upstream call, shared by the
+   * identical requests in flight) and a few synchronous steps. Returns what stops waiting for the answer
+   * (the caller went away); a call already made goes on for the others.
+   */
+  readonly serveNow: (
+    read: CachedRead,
+    runtime: Runtime.Runtime<never>,
+    onAnswer: (answer: Exit.Exit<Answer>) => void
+  ) => () => void
+}
+
 /**
  * Serves a read as the conversation route does: cache layers, caller directives, coalescing here and
  * across replicas, stale-while-revalidate, stale-if-error, and upstream errors passed through unstored.
  */
-export const makeCachedReads = Effect.gen(function* () {
-  const cache = yield* ResponseCache
-  const upstream = yield* Upstream
-  const metrics = yield* GatewayMetrics
+export const makeCachedReads: Effect.Effect<CachedReads, never, ResponseCache | Upstream | GatewayMetrics> =
+  Effect.gen(function* () {
+    const cache = yield* ResponseCache
+    const upstream = yield* Upstream
+    const metrics = yield* GatewayMetrics
+    const layerDetail = (layer: CacheLayer) => (cache.shared ? layer : undefined)
 
-  return (read: CachedRead) =>
-    Effect.gen(function* () {
-      const directives = (read.cacheControl ?? "").toLowerCase()
-      const noCache = /\bno-cache\b|\bmax-age=0\b/.test(directives)
-      const noStore = !read.stores || /\bno-store\b/.test(directives)
-      const onlyIfCached = /\bonly-if-cached\b/.test(directives)
-      const key = read.key
-
-      const layerDetail = (layer: CacheLayer) => (cache.shared ? layer : undefined)
-      // Taken before the lookup: an entry another replica stores after this moment is one this request
-      // may take instead of calling (see `exclusive`), even if it lands while the lookup is on its way.
-      const started = yield* Clock.currentTimeMillis
-      const before = yield* cache.lookup(key)
+    const plan = ({ noCache, noStore, onlyIfCached }: Directives, before: Lookup, now: number): Plan => {
       if (before._tag === "Fresh" && (!noCache || onlyIfCached)) {
         metrics.cacheEvent("hit")
         if (before.layer === "l2") metrics.cacheEvent("hit-l2")
-        return documentResponse(
-          before.entry,
-          hitHeaders(before.entry, yield* Clock.currentTimeMillis, layerDetail(before.layer))
-        )
+        const answer = documentAnswer(before.entry, hitHeaders(before.entry, now, layerDetail(before.layer)))
+        return { _tag: "Answer", answer, refresh: false }
       }
       // RFC 9111 5.2.1.7: the caller wants a stored answer or none; the upstream is never asked.
       if (onlyIfCached) {
-        return HttpServerResponse.unsafeJson(
+        const answer = jsonAnswer(
+          504,
           {
             message: "Not in the gateway's cache (the request said only-if-cached)",
             code: "GATEWAY_TIMEOUT"
           },
-          { status: 504, headers: { "cache-status": cacheStatus("fwd=miss", "detail=only-if-cached") } }
+          { "cache-status": cacheStatus("fwd=miss", "detail=only-if-cached") }
         )
+        return { _tag: "Answer", answer, refresh: false }
       }
-
-      const call = (noStore: boolean): Effect.Effect<Called> =>
-        Effect.gen(function* () {
-          const result = yield* read.call
-          if (result._tag !== "Document" || noStore) return { result, stored: false, ttlMs: read.ttlMs }
-          const { stored, evicted } = yield* cache.store(key, result, read.ttlMs)
-          if (stored) metrics.cacheEvent("stored")
-          metrics.cacheEvent("evicted", evicted)
-          return { result, stored, ttlMs: read.ttlMs }
-        })
-      const now = yield* Clock.currentTimeMillis
-      // One call per key on this replica (`coalesce`), and across replicas for calls that store (`exclusive`).
-      // Requests that may store and requests that may not never share a call.
-      const fetch = (noStore: boolean): Effect.Effect<Coalesced<Fetched>> =>
-        cache.coalesce(
-          `${key}\u0000${noStore}`,
-          noStore
-            ? Effect.map(call(true), (value) => ({ _tag: "Called", value }) as const)
-            : cache.exclusive(key, call(false), started)
-        )
-
       if (before._tag === "Stale" && !noCache && cache.revalidates(before.entry, now)) {
         // Served at once; the refresh joins any call for the key in flight here or on another replica.
-        yield* cache.background(fetch(false))
         metrics.cacheEvent("stale")
-        return documentResponse(before.entry, {
+        const answer = documentAnswer(before.entry, {
           "cache-status": cacheStatus(
             "fwd=stale",
             `ttl=${ttlOf(before.entry, now)}`,
@@ -298,24 +357,52 @@ export const makeCachedReads = Effect.gen(function* () {
           ),
           age: ageOf(before.entry, now)
         })
+        return { _tag: "Answer", answer, refresh: true }
       }
+      const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
+      return { _tag: "Fetch", noStore, forward }
+    }
 
-      const { collapsed, value: fetched } = yield* fetch(noStore)
+    const call = (read: CachedRead, noStore: boolean): Effect.Effect<Called> =>
+      Effect.flatMap(read.call, (result): Effect.Effect<Called> => {
+        if (result._tag !== "Document" || noStore)
+          return Effect.succeed({ result, stored: false, ttlMs: read.ttlMs })
+        return Effect.map(cache.store(read.key, result, read.ttlMs), ({ stored, evicted }) => {
+          if (stored) metrics.cacheEvent("stored")
+          metrics.cacheEvent("evicted", evicted)
+          return { result, stored, ttlMs: read.ttlMs }
+        })
+      })
+    // One call per key on this replica (`coalesce`), and across replicas for calls that store (`exclusive`).
+    // Requests that may store and requests that may not never share a call. `started` (taken before the
+    // lookup): an entry another replica stores after it is one this request may take instead of calling,
+    // even if it lands while the lookup is on its way.
+    const fetchKey = (read: CachedRead, noStore: boolean) => `${read.key}\u0000${noStore}`
+    const fetch = (read: CachedRead, noStore: boolean, started: number): Effect.Effect<Fetched> =>
+      noStore
+        ? Effect.map(call(read, true), (value) => ({ _tag: "Called", value }) as const)
+        : cache.exclusive(read.key, call(read, false), started)
+    const refresh = (read: CachedRead, started: number, runtime: Runtime.Runtime<never>) => {
+      cache.coalesceNow(fetchKey(read, false), fetch(read, false, started), runtime, ignore)
+    }
+
+    /** A fetch's answer when it needs nothing more: a document, or the entry another replica stored. */
+    const settle = (
+      forward: string,
+      { collapsed, value: fetched }: Coalesced<Fetched>,
+      now: number
+    ): Settled => {
       if (fetched._tag === "Landed") {
         metrics.cacheEvent("hit-l2")
         metrics.cacheEvent("collapsed")
-        return documentResponse(
-          fetched.entry,
-          hitHeaders(fetched.entry, yield* Clock.currentTimeMillis, "l2-wait")
-        )
+        return answered(documentAnswer(fetched.entry, hitHeaders(fetched.entry, now, "l2-wait")))
       }
       const value = fetched.value
       metrics.cacheEvent(collapsed ? "collapsed" : "miss")
-      const forward = noCache ? "fwd=request" : before._tag === "Stale" ? "fwd=stale" : "fwd=miss"
       const result = value.result
-
-      if (result._tag === "Document") {
-        return documentResponse(result, {
+      if (result._tag !== "Document") return { _tag: "Failed", result, collapsed }
+      return answered(
+        documentAnswer(result, {
           "cache-status": collapsed
             ? cacheStatus(forward, "collapsed")
             : cacheStatus(
@@ -324,54 +411,111 @@ export const makeCachedReads = Effect.gen(function* () {
                 value.stored ? `ttl=${Math.floor(value.ttlMs / 1000)}` : undefined
               )
         })
-      }
+      )
+    }
 
-      const error = result.error
-      const upstreamStatus = upstreamStatusOf(error)
-      if (isUnavailable(error)) {
-        const fallback = yield* cache.lookup(key)
-        const now = yield* Clock.currentTimeMillis
-        if (fallback._tag !== "Miss" && cache.servesOnError(fallback.entry, now)) {
-          metrics.cacheEvent("stale")
-          return documentResponse(fallback.entry, {
-            "cache-status": cacheStatus(
-              "fwd=stale",
-              upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
-              `ttl=${ttlOf(fallback.entry, now)}`,
-              "detail=stale-if-error"
-            ),
-            age: ageOf(fallback.entry, now),
-            warning: `110 ${cacheName} "Response is Stale", 111 ${cacheName} "Revalidation Failed"`,
-            "x-cache-stale": "1"
-          })
+    const failed = (
+      read: CachedRead,
+      forward: string,
+      { result, collapsed }: Failed
+    ): Effect.Effect<Answer> =>
+      Effect.gen(function* () {
+        const error = result.error
+        const upstreamStatus = upstreamStatusOf(error)
+        if (isUnavailable(error)) {
+          const fallback = yield* cache.lookup(read.key)
+          const now = yield* Clock.currentTimeMillis
+          if (fallback._tag !== "Miss" && cache.servesOnError(fallback.entry, now)) {
+            metrics.cacheEvent("stale")
+            return documentAnswer(fallback.entry, {
+              "cache-status": cacheStatus(
+                "fwd=stale",
+                upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+                `ttl=${ttlOf(fallback.entry, now)}`,
+                "detail=stale-if-error"
+              ),
+              age: ageOf(fallback.entry, now),
+              warning: `110 ${cacheName} "Response is Stale", 111 ${cacheName} "Revalidation Failed"`,
+              "x-cache-stale": "1"
+            })
+          }
         }
-      }
-      const status = statusOf(error)
-      const headers: Record<string, string> = {
-        "cache-status": cacheStatus(
-          forward,
-          upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
-          collapsed ? "collapsed" : undefined,
-          error._tag === "AllRegionsFailed" ? "detail=all-regions-failed" : undefined
+        const status = statusOf(error)
+        const headers: Record<string, string> = {
+          "cache-status": cacheStatus(
+            forward,
+            upstreamStatus === undefined ? undefined : `fwd-status=${upstreamStatus}`,
+            collapsed ? "collapsed" : undefined,
+            error._tag === "AllRegionsFailed" ? "detail=all-regions-failed" : undefined
+          )
+        }
+        if (status === 429 || status === 503) {
+          headers["retry-after"] = String(retryAfterSeconds(error, yield* upstream.health))
+        }
+        return failureAnswer(error, result.response, headers)
+      })
+
+    const answer = (read: CachedRead): Effect.Effect<Answer> =>
+      Effect.gen(function* () {
+        const started = yield* Clock.currentTimeMillis
+        const before = yield* cache.lookup(read.key)
+        const planned = plan(directivesOf(read), before, yield* Clock.currentTimeMillis)
+        if (planned._tag === "Answer") {
+          if (planned.refresh) refresh(read, started, yield* Effect.runtime<never>())
+          return planned.answer
+        }
+        const fetched = yield* cache.coalesce(
+          fetchKey(read, planned.noStore),
+          fetch(read, planned.noStore, started)
         )
+        const settled = settle(planned.forward, fetched, yield* Clock.currentTimeMillis)
+        return settled._tag === "Failed" ? yield* failed(read, planned.forward, settled) : settled.answer
+      })
+
+    const serveNow = (
+      read: CachedRead,
+      runtime: Runtime.Runtime<never>,
+      onAnswer: (answer: Exit.Exit<Answer>) => void
+    ): (() => void) => {
+      // The shared cache is asked by effects (lookups, locks): the whole answer runs in a fiber.
+      if (cache.shared) {
+        const fiber = Runtime.runFork(runtime)(answer(read))
+        fiber.addObserver(onAnswer)
+        return () => fiber.unsafeInterruptAsFork(callerGone)
       }
-      if (status === 429 || status === 503) {
-        headers["retry-after"] = String(retryAfterSeconds(error, yield* upstream.health))
+      const started = Date.now()
+      const planned = plan(directivesOf(read), cache.lookupNow(read.key, started), started)
+      if (planned._tag === "Answer") {
+        if (planned.refresh) refresh(read, started, runtime)
+        onAnswer(Exit.succeed(planned.answer))
+        return ignore
       }
-      return failureResponse(error, result.response, headers)
-    })
-})
+      return cache.coalesceNow(
+        fetchKey(read, planned.noStore),
+        fetch(read, planned.noStore, started),
+        runtime,
+        (outcome) => {
+          if (Exit.isFailure(outcome)) return onAnswer(Exit.failCause(outcome.cause))
+          const settled = settle(planned.forward, outcome.value, Date.now())
+          if (settled._tag === "Answered") return onAnswer(Exit.succeed(settled.answer))
+          Runtime.runFork(runtime)(failed(read, planned.forward, settled)).addObserver(onAnswer)
+        }
+      )
+    }
+
+    return { serve: (read) => Effect.map(answer(read), toResponse), serveNow }
+  })
 
 export const ConversationsLive = HttpApiBuilder.group(GatewayApi, "conversations", (handlers) =>
   Effect.gen(function* () {
     const cache = yield* ResponseCache
-    const serveCached = yield* makeCachedReads
+    const reads = yield* makeCachedReads
     const upstream = yield* Upstream
 
     const served = handlers.handleRaw("getConversation", ({ path }) =>
       Effect.flatMap(Caller, (caller) =>
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-          serveCached(conversationRead(cache, upstream, caller, path, request.headers["cache-control"]))
+          reads.serve(conversationRead(cache, upstream, caller, path, request.headers["cache-control"]))
         )
       )
     )

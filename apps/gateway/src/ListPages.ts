@@ -72,7 +72,7 @@ export const listQueryOf = (search: string): Either.Either<ListQuery, InvalidInp
 export const ListPagesLive = HttpApiBuilder.group(GatewayApi, "listing", (handlers) =>
   Effect.gen(function* () {
     const { cache: settings } = yield* GatewayConfig
-    const serveCached = yield* makeCachedReads
+    const reads = yield* makeCachedReads
     const upstream = yield* Upstream
 
     return handlers.handleRaw("listConversations", ({ path }) =>
@@ -91,7 +91,7 @@ export const ListPagesLive = HttpApiBuilder.group(GatewayApi, "listing", (handle
         )
         if (Either.isLeft(query)) return failureResponse(query.left, undefined, {})
         const { agentId, query: page } = query.right
-        return yield* serveCached({
+        return yield* reads.serve({
           key: listCacheKey(caller.tenant, listPath(agentId, page)),
           ttlMs: settings.listTtlMs,
           stores: settings.listTtlMs > 0,
