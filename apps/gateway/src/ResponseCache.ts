@@ -254,7 +254,17 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           if (ttlMs <= 0 && keepMs <= 0) return Effect.succeed({ stored: false, evicted: 0 })
           const expiresAt = now + ttlMs
-          const entry: Entry = { ...document, storedAt: now, expiresAt, staleUntil: expiresAt + keepMs }
+          // Field by field: a document handed in is often more (an upstream result with its attempt trail),
+          // and an entry may be kept for minutes.
+          const entry: Entry = {
+            body: document.body,
+            contentType: document.contentType,
+            region: document.region,
+            upstreamRequestId: document.upstreamRequestId,
+            storedAt: now,
+            expiresAt,
+            staleUntil: expiresAt + keepMs
+          }
           const evicted = store.set(key, entry)
           const outcome = { stored: ttlMs > 0, evicted }
           return shared === undefined
