@@ -111,7 +111,8 @@ const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
  * other region once its answer is later than the region's recent 95th percentile (the adaptive hedge):
  * with a timeout alone (3 s here), a steady stream of callers got no answer at all for the first 3 s of
  * a hang (bench/gateway-faults.bench.ts), which a proxy in front of many callers cannot afford. The price
- * is a second fiber per miss and the occasional duplicate upstream request for the slowest 5%;
+ * is two fibers per miss (a quarter of a miss's CPU, bench/README.md) and the occasional duplicate
+ * upstream request for the slowest 5%;
  * `CONVOCORE_HEDGE_DELAY=off` (or a fixed duration) and the other variables of these names override them.
  */
 export const clientDefaults = {
