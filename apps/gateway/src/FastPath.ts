@@ -131,30 +131,42 @@ export const make = ({
       })
     }
     const failed = (cause: Cause.Cause<unknown>) => {
-      if (!response.writableEnded) {
-        response.writeHead(500, { "x-request-id": call.requestId })
+      if (!response.headersSent) {
+        // Explicit: a refused `writeHead` may have kept the refused answer's length.
+        response.writeHead(500, { "x-request-id": call.requestId, "content-length": "0" })
         response.end()
-      }
+      } else if (!response.writableEnded) response.destroy()
       metrics.request(routeLabel, "GET", 500, (performance.now() - call.started) / 1000)
       if (!Cause.isInterruptedOnly(cause))
         Runtime.runFork(runtime)(
           Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId: call.requestId }))
         )
     }
+    // Runs outside any fiber (in Node's request event, or as the call's fiber ends): a throw here, from
+    // writing an answer Node refuses say, is this request's 500, as a defect in a fiber would be.
     const settle = (answer: Exit.Exit<Answer>) => {
       if (!waiting) return
       waiting = false
       lifecycle.leaveNow()
-      if (Exit.isSuccess(answer)) write(answer.value)
-      else failed(answer.cause)
+      if (Exit.isFailure(answer)) return failed(answer.cause)
+      try {
+        write(answer.value)
+      } catch (error) {
+        failed(Cause.die(error))
+      }
     }
-    // The request id goes with the upstream call, as the full path's does (./Lifecycle.ts).
-    const stop = answer(
-      call.caller,
-      call.path,
-      Runtime.setFiberRef(runtime, currentRequestId, call.requestId),
-      settle
-    )
+    let stop = () => {}
+    try {
+      // The request id goes with the upstream call, as the full path's does (./Lifecycle.ts).
+      stop = answer(
+        call.caller,
+        call.path,
+        Runtime.setFiberRef(runtime, currentRequestId, call.requestId),
+        settle
+      )
+    } catch (error) {
+      settle(Exit.die(error))
+    }
     response.once("close", () => {
       if (waiting && !response.writableEnded) {
         stop()
