@@ -73,6 +73,13 @@ export class LruStore {
    * and every delete leaves a hole that the map later compacts, a copy of the whole table.
    */
   private newest: string | undefined = undefined
+  /**
+   * Walks the map from its oldest entry, for evictions, for the store's life: entries only join or move at
+   * the end and every key it gives is evicted at once, so none live before it. A fresh `keys()` would step
+   * again over every hole that deletions leave at the front of a `Map` until it compacts (6.5 µs an
+   * eviction at 10,000 entries, against 0.25 µs; bench/README.md, gateway misses).
+   */
+  private oldest: Iterator<string> = this.entries.keys()
 
   constructor(
     readonly maxEntries: number,
@@ -112,7 +119,11 @@ export class LruStore {
     this.totalBytes += entry.body.byteLength
     let evicted = 0
     while (this.entries.size > this.maxEntries || this.totalBytes > this.maxBytes) {
-      const oldest = this.entries.keys().next()
+      let oldest = this.oldest.next()
+      if (oldest.done === true) {
+        this.oldest = this.entries.keys()
+        oldest = this.oldest.next()
+      }
       if (oldest.done === true) break
       this.delete(oldest.value)
       evicted++
@@ -122,6 +133,7 @@ export class LruStore {
 
   clear(): void {
     this.entries.clear()
+    this.oldest = this.entries.keys()
     this.newest = undefined
     this.totalBytes = 0
   }
