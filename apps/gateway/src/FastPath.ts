@@ -6,7 +6,7 @@
  * drain in progress), so it can only ever answer what the full path would have answered.
  *
  * With `miss` given, a request the cache cannot answer fresh gets the route's own answer
- * (./Conversations.ts `serveNow`: cache layers, coalescing, the upstream call, storing, stale-if-error),
+ * (./CachedReads.ts `serveNow`: cache layers, coalescing, the upstream call, storing, stale-if-error),
  * with what the full path's lifecycle adds around it (request id, in-flight count, metrics, log line, the
  * 401's `www-authenticate`, `connection: close` during a drain), and writes it.
  *
@@ -16,8 +16,8 @@
  */
 import type * as Http from "node:http"
 import { Cause, Effect, Either, Exit, FiberId, Redacted, Runtime } from "effect"
+import { type Answer, ageOf, hitStatus, regionHeader } from "./Answers.js"
 import { makeAuthenticator } from "./CallerAuth.js"
-import { type Answer, ageOf, hitStatus, regionHeader } from "./Conversations.js"
 import type { CallerInfo } from "./GatewayApi.js"
 import type { GatewaySettings } from "./GatewayConfig.js"
 import type { RequestFields } from "./GatewayLogger.js"
@@ -55,8 +55,8 @@ export interface FastPathDeps {
 
 export interface MissDeps {
   /**
-   * The conversation route's answer (./Conversations.ts, `conversationRead` served by `serveNow`), made
-   * on `runtime`; returns what stops waiting for it.
+   * The conversation route's answer (./Conversations.ts `conversationRead`, served by ./CachedReads.ts
+   * `serveNow`), made on `runtime`; returns what stops waiting for it.
    */
   readonly answer: (
     caller: CallerInfo,

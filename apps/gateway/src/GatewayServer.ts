@@ -27,8 +27,9 @@ import {
   Runtime,
   type Scope
 } from "effect"
+import { makeCachedReads } from "./CachedReads.js"
 import { AuthorizationLive } from "./CallerAuth.js"
-import { ConversationsLive, conversationRead, makeCachedReads } from "./Conversations.js"
+import { ConversationsLive, conversationRead } from "./Conversations.js"
 import * as FastPath from "./FastPath.js"
 import { GatewayApi } from "./GatewayApi.js"
 import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"

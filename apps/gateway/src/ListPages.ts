@@ -1,6 +1,6 @@
 /**
  * The list route, `GET /v3/agents/{agentId}/convos`: one cursor page of an agent's conversations, served
- * as the conversation route serves a conversation (./Conversations.ts: cache layers, coalescing,
+ * as the conversation route serves a conversation (./CachedReads.ts: cache layers, coalescing,
  * Cache-Status, caller directives, stale-if-error, errors passed through) but kept only for
  * `GATEWAY_LIST_CACHE_TTL`, since a list changes with every new conversation.
  *
@@ -23,7 +23,8 @@ import {
 } from "@convocore-effect/schema"
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Effect, Either, Schema } from "effect"
-import { failureResponse, makeCachedReads } from "./Conversations.js"
+import { failureResponse } from "./Answers.js"
+import { makeCachedReads } from "./CachedReads.js"
 import { Caller, GatewayApi } from "./GatewayApi.js"
 import { GatewayConfig } from "./GatewayConfig.js"
 import { listCacheKey } from "./ResponseCache.js"
