@@ -5,20 +5,19 @@
  * unusual (another method, a query string, a refused or missing token, `Cache-Control` from the caller, a
  * drain in progress), so it can only ever answer what the full path would have answered.
  *
- * With `miss` given, a request the cache cannot answer fresh runs the route's own answer
- * (./Conversations.ts: cache layers, coalescing, the upstream call, storing, stale-if-error) in one fiber, with what
- * the full path's lifecycle adds around it (request id, in-flight count, metrics, log line, the 401's
- * `www-authenticate`, `connection: close` during a drain), and writes it.
+ * With `miss` given, a request the cache cannot answer fresh gets the route's own answer
+ * (./CachedReads.ts `serveNow`: cache layers, coalescing, the upstream call, storing, stale-if-error),
+ * with what the full path's lifecycle adds around it (request id, in-flight count, metrics, log line, the
+ * 401's `www-authenticate`, `connection: close` during a drain), and writes it.
  *
  * Why: the full path costs a few hundred microseconds of CPU per request, most of it per-request fibers,
  * routing and middleware (bench/gateway.bench.ts); a hit needs a map lookup and a write, a miss the
- * upstream call.
+ * upstream call, whose fiber is the only one the gateway adds to the client's.
  */
 import type * as Http from "node:http"
-import type { HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Either, FiberId, FiberRef, Redacted, Runtime } from "effect"
+import { Cause, Effect, Either, Exit, FiberId, Redacted, Runtime } from "effect"
+import { type Answer, ageOf, hitStatus, regionHeader } from "./Answers.js"
 import { makeAuthenticator } from "./CallerAuth.js"
-import { ageOf, hitStatus, regionHeader } from "./Conversations.js"
 import type { CallerInfo } from "./GatewayApi.js"
 import type { GatewaySettings } from "./GatewayConfig.js"
 import type { RequestFields } from "./GatewayLogger.js"
@@ -55,19 +54,21 @@ export interface FastPathDeps {
 }
 
 export interface MissDeps {
-  /** The conversation route's answer (./Conversations.ts, `conversationRead` served by `makeCachedReads`). */
+  /**
+   * The conversation route's answer (./Conversations.ts `conversationRead`, served by ./CachedReads.ts
+   * `serveNow`), made on `runtime`; returns what stops waiting for it.
+   */
   readonly answer: (
     caller: CallerInfo,
-    path: { readonly agentId: string; readonly convoId: string }
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  /** Runs the answer's fiber: the server's runtime, whose logger and settings the full path has too. */
+    path: { readonly agentId: string; readonly convoId: string },
+    runtime: Runtime.Runtime<never>,
+    onAnswer: (answer: Exit.Exit<Answer>) => void
+  ) => () => void
+  /** The server's runtime, whose logger and settings the full path has too. */
   readonly runtime: Runtime.Runtime<never>
   /** Keeps the response among those a drain cut short answers with a 503. */
   readonly track: (response: Http.ServerResponse) => void
 }
-
-/** Why a miss's fiber was interrupted: the caller went away before its answer, as the platform does. */
-const clientGone = FiberId.make(-499, 0)
 
 export const make = ({
   cache,
@@ -94,55 +95,83 @@ export const make = ({
     }
   ) => {
     track(response)
-    const write = (answered: HttpServerResponse.HttpServerResponse) => {
-      const body = answered.body
-      const headers: Record<string, string> = { ...answered.headers, "x-request-id": call.requestId }
-      if (answered.status === 401 && headers["www-authenticate"] === undefined)
-        headers["www-authenticate"] = 'Bearer realm="convocore-gateway"'
+    lifecycle.enterNow()
+    let waiting = true
+    const write = (answer: Answer) => {
+      const out = [
+        "content-type",
+        answer.contentType,
+        "content-length",
+        String(answer.body.byteLength),
+        "x-request-id",
+        call.requestId
+      ]
+      for (const name in answer.headers) out.push(name, answer.headers[name] as string)
+      if (answer.status === 401 && answer.headers["www-authenticate"] === undefined)
+        out.push("www-authenticate", 'Bearer realm="convocore-gateway"')
       // Connections left open during a drain would keep the listener from closing.
-      if (lifecycle.isDraining()) headers.connection = "close"
+      if (lifecycle.isDraining()) out.push("connection", "close")
       if (!response.writableEnded) {
-        response.writeHead(answered.status, headers)
-        response.end(body._tag === "Uint8Array" ? body.body : undefined)
+        response.writeHead(answer.status, out)
+        response.end(answer.body)
       }
       const seconds = (performance.now() - call.started) / 1000
-      metrics.request(routeLabel, "GET", answered.status, seconds)
+      metrics.request(routeLabel, "GET", answer.status, seconds)
+      const cacheStatus = answer.headers["cache-status"]
+      const region = answer.headers[regionHeader]
       log?.({
         requestId: call.requestId,
         method: "GET",
         route: routeLabel,
         path: call.url,
-        status: answered.status,
+        status: answer.status,
         durationMs: Math.round(seconds * 10_000) / 10,
-        ...(headers["cache-status"] === undefined ? {} : { cacheStatus: headers["cache-status"] }),
-        ...(headers[regionHeader] === undefined ? {} : { region: headers[regionHeader] })
+        ...(cacheStatus === undefined ? {} : { cacheStatus }),
+        ...(region === undefined ? {} : { region })
       })
     }
     const failed = (cause: Cause.Cause<unknown>) => {
-      if (!response.writableEnded) {
-        response.writeHead(500, { "x-request-id": call.requestId })
+      if (!response.headersSent) {
+        // Explicit: a refused `writeHead` may have kept the refused answer's length.
+        response.writeHead(500, { "x-request-id": call.requestId, "content-length": "0" })
         response.end()
-      }
+      } else if (!response.writableEnded) response.destroy()
       metrics.request(routeLabel, "GET", 500, (performance.now() - call.started) / 1000)
-      return Cause.isInterruptedOnly(cause)
-        ? Effect.void
-        : Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId: call.requestId }))
-    }
-    // The fiber is this request's own: its request id is set for good, with nothing to restore.
-    const fiber = Runtime.runFork(runtime)(
-      Effect.zipRight(
-        Effect.zipRight(FiberRef.set(currentRequestId, call.requestId), lifecycle.enter),
-        answer(call.caller, call.path).pipe(
-          Effect.matchCauseEffect({
-            onSuccess: (answered) => Effect.sync(() => write(answered)),
-            onFailure: failed
-          }),
-          Effect.ensuring(lifecycle.leave)
+      if (!Cause.isInterruptedOnly(cause))
+        Runtime.runFork(runtime)(
+          Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId: call.requestId }))
         )
+    }
+    // Runs outside any fiber (in Node's request event, or as the call's fiber ends): a throw here, from
+    // writing an answer Node refuses say, is this request's 500, as a defect in a fiber would be.
+    const settle = (answer: Exit.Exit<Answer>) => {
+      if (!waiting) return
+      waiting = false
+      lifecycle.leaveNow()
+      if (Exit.isFailure(answer)) return failed(answer.cause)
+      try {
+        write(answer.value)
+      } catch (error) {
+        failed(Cause.die(error))
+      }
+    }
+    let stop = () => {}
+    try {
+      // The request id goes with the upstream call, as the full path's does (./Lifecycle.ts).
+      stop = answer(
+        call.caller,
+        call.path,
+        Runtime.setFiberRef(runtime, currentRequestId, call.requestId),
+        settle
       )
-    )
+    } catch (error) {
+      settle(Exit.die(error))
+    }
     response.once("close", () => {
-      if (!response.writableEnded) fiber.unsafeInterruptAsFork(clientGone)
+      if (waiting && !response.writableEnded) {
+        stop()
+        settle(Exit.interrupt(FiberId.none))
+      }
     })
   }
 

@@ -17,11 +17,28 @@ const make = () => {
   const registry = new Prometheus.Registry()
   Prometheus.collectDefaultMetrics({ register: registry, prefix: "convocore_gateway_" })
 
-  // The fast path's hits are tallied in plain numbers and added to their two counters whenever those are
+  // Requests are tallied in plain numbers by label set and added to their counters whenever those are
   // read (prom-client runs `collect` first): every prom-client call hashes its label set, which made the
-  // counters a visible share of a hit's cost. The duration histogram still takes each hit as it comes.
+  // counters a visible share of a hit's cost. The duration histogram still takes each request as it comes.
   const hitRoute = "/v3/agents/:agentId/convos/:convoId"
-  let untalliedHitRequests = 0
+  const untalliedRequests = new Map<
+    string,
+    {
+      readonly labels: { readonly route: string; readonly method: string; readonly status: string }
+      count: number
+    }
+  >()
+  /** The tally of a label set (bounded: route templates, methods and statuses), made when first needed. */
+  const tallyOf = (route: string, method: string, status: number) => {
+    const key = `${route} ${method} ${status}`
+    let tallied = untalliedRequests.get(key)
+    if (tallied === undefined) {
+      tallied = { labels: { route, method, status: String(status) }, count: 0 }
+      untalliedRequests.set(key, tallied)
+    }
+    return tallied
+  }
+  const hitRequests = tallyOf(hitRoute, "GET", 200)
   let untalliedHits = 0
 
   const requests = new Prometheus.Counter({
@@ -30,9 +47,11 @@ const make = () => {
     labelNames: ["route", "method", "status"] as const,
     registers: [registry],
     collect() {
-      if (untalliedHitRequests === 0) return
-      this.inc({ route: hitRoute, method: "GET", status: "200" }, untalliedHitRequests)
-      untalliedHitRequests = 0
+      for (const tallied of untalliedRequests.values()) {
+        if (tallied.count === 0) continue
+        requests.inc(tallied.labels, tallied.count)
+        tallied.count = 0
+      }
     }
   })
   const duration = new Prometheus.Histogram({
@@ -138,13 +157,13 @@ const make = () => {
     registry,
     /** A fresh hit answered: the request, its duration and the hit, as `request` + `cacheEvent` count them. */
     hitServed: (seconds: number) => {
-      untalliedHitRequests++
+      hitRequests.count++
       untalliedHits++
       hitDuration.observe(seconds)
     },
     contentType: registry.contentType,
     request: (route: string, method: string, status: number, seconds: number) => {
-      requests.inc({ route, method, status: String(status) })
+      tallyOf(route, method, status).count++
       duration.observe({ route }, seconds)
     },
     cacheEvent: (event: CacheEvent, count = 1) => {

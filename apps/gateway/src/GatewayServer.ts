@@ -27,8 +27,9 @@ import {
   Runtime,
   type Scope
 } from "effect"
+import { makeCachedReads } from "./CachedReads.js"
 import { AuthorizationLive } from "./CallerAuth.js"
-import { ConversationsLive, conversationRead, makeCachedReads } from "./Conversations.js"
+import { ConversationsLive, conversationRead } from "./Conversations.js"
 import * as FastPath from "./FastPath.js"
 import { GatewayApi } from "./GatewayApi.js"
 import { GatewayConfig, type GatewaySettings } from "./GatewayConfig.js"
@@ -190,7 +191,7 @@ export const startWith = <E>(
     const context = yield* Layer.build(layerWith(settings, upstream, server))
     const runtime = yield* Effect.runtime<never>()
     const telemetry = yield* FiberRef.get(ClientMetrics.enabled)
-    const serveCached = yield* Effect.provide(makeCachedReads, context)
+    const reads = yield* Effect.provide(makeCachedReads, context)
     const cache = Context.get(context, ResponseCache)
     const upstreamService = Context.get(context, Upstream)
     const logRequests = LogLevel.lessThanEqual(
@@ -207,8 +208,12 @@ export const startWith = <E>(
       miss: telemetry
         ? undefined
         : {
-            answer: (caller, path) =>
-              serveCached(conversationRead(cache, upstreamService, caller, path, undefined)),
+            answer: (caller, path, runtime, onAnswer) =>
+              reads.serveNow(
+                conversationRead(cache, upstreamService, caller, path, undefined),
+                runtime,
+                onAnswer
+              ),
             runtime,
             track: (response) => server.track(response)
           },

@@ -20,6 +20,9 @@ export class Lifecycle extends Context.Tag("@convocore-effect/gateway/Lifecycle"
     readonly inFlight: () => number
     readonly enter: Effect.Effect<void>
     readonly leave: Effect.Effect<void>
+    /** `enter` and `leave` for a request answered outside any fiber (./FastPath.ts). */
+    readonly enterNow: () => void
+    readonly leaveNow: () => void
     /** Waits until no request is in flight, or `timeout` passes; returns how many were still running. */
     readonly awaitIdle: (timeout: Duration.DurationInput) => Effect.Effect<number>
   }
@@ -27,6 +30,12 @@ export class Lifecycle extends Context.Tag("@convocore-effect/gateway/Lifecycle"
   static readonly layer = Layer.sync(Lifecycle, () => {
     let draining = false
     let inFlight = 0
+    const enterNow = () => {
+      inFlight++
+    }
+    const leaveNow = () => {
+      inFlight--
+    }
     const idleLoop: Effect.Effect<void> = Effect.suspend(() =>
       inFlight === 0 ? Effect.void : Effect.zipRight(Effect.sleep(10), idleLoop)
     )
@@ -36,12 +45,10 @@ export class Lifecycle extends Context.Tag("@convocore-effect/gateway/Lifecycle"
         draining = true
       }),
       inFlight: () => inFlight,
-      enter: Effect.sync(() => {
-        inFlight++
-      }),
-      leave: Effect.sync(() => {
-        inFlight--
-      }),
+      enter: Effect.sync(enterNow),
+      leave: Effect.sync(leaveNow),
+      enterNow,
+      leaveNow,
       awaitIdle: (timeout) =>
         idleLoop.pipe(
           Effect.timeoutOption(timeout),

@@ -1,6 +1,6 @@
 /**
  * The list route, `GET /v3/agents/{agentId}/convos`: one cursor page of an agent's conversations, served
- * as the conversation route serves a conversation (./Conversations.ts: cache layers, coalescing,
+ * as the conversation route serves a conversation (./CachedReads.ts: cache layers, coalescing,
  * Cache-Status, caller directives, stale-if-error, errors passed through) but kept only for
  * `GATEWAY_LIST_CACHE_TTL`, since a list changes with every new conversation.
  *
@@ -23,7 +23,8 @@ import {
 } from "@convocore-effect/schema"
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Effect, Either, Schema } from "effect"
-import { failureResponse, makeCachedReads } from "./Conversations.js"
+import { failureResponse } from "./Answers.js"
+import { makeCachedReads } from "./CachedReads.js"
 import { Caller, GatewayApi } from "./GatewayApi.js"
 import { GatewayConfig } from "./GatewayConfig.js"
 import { listCacheKey } from "./ResponseCache.js"
@@ -72,7 +73,7 @@ export const listQueryOf = (search: string): Either.Either<ListQuery, InvalidInp
 export const ListPagesLive = HttpApiBuilder.group(GatewayApi, "listing", (handlers) =>
   Effect.gen(function* () {
     const { cache: settings } = yield* GatewayConfig
-    const serveCached = yield* makeCachedReads
+    const reads = yield* makeCachedReads
     const upstream = yield* Upstream
 
     return handlers.handleRaw("listConversations", ({ path }) =>
@@ -91,7 +92,7 @@ export const ListPagesLive = HttpApiBuilder.group(GatewayApi, "listing", (handle
         )
         if (Either.isLeft(query)) return failureResponse(query.left, undefined, {})
         const { agentId, query: page } = query.right
-        return yield* serveCached({
+        return yield* reads.serve({
           key: listCacheKey(caller.tenant, listPath(agentId, page)),
           ttlMs: settings.listTtlMs,
           stores: settings.listTtlMs > 0,

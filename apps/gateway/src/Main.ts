@@ -110,8 +110,9 @@ const logLevels: Readonly<Record<string, LogLevel.LogLevel>> = {
  * region that starts to hang must not hold each of them for a 10 s attempt timeout. A call races the
  * other region once its answer is later than the region's recent 95th percentile (the adaptive hedge):
  * with a timeout alone (3 s here), a steady stream of callers got no answer at all for the first 3 s of
- * a hang (bench/gateway-faults.bench.ts), which a proxy in front of many callers cannot afford. The price
- * is a second fiber per miss and the occasional duplicate upstream request for the slowest 5%;
+ * a hang (bench/gateway-faults.bench.ts), which a proxy in front of many callers cannot afford. The race
+ * is forked only for a call still unanswered at the delay (the client's hand-over, docs/design.md); the
+ * price is the occasional duplicate upstream request for the slowest 5%;
  * `CONVOCORE_HEDGE_DELAY=off` (or a fixed duration) and the other variables of these names override them.
  */
 export const clientDefaults = {

@@ -10,8 +10,8 @@
  */
 import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Context, Effect, Either, Layer, Redacted } from "effect"
+import { statusOf } from "./Answers.js"
 import { makeAuthenticator } from "./CallerAuth.js"
-import { statusOf } from "./Conversations.js"
 import { GatewayConfig, type RoutePattern } from "./GatewayConfig.js"
 import { passesThrough } from "./Lifecycle.js"
 import { Upstream } from "./Upstream.js"

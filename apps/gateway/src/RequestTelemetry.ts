@@ -7,7 +7,7 @@ import * as ClientMetrics from "@convocore-effect/client/ClientMetrics"
 import * as Spans from "@convocore-effect/client/Spans"
 import { Effect, Metric, MetricLabel } from "effect"
 
-/** Which layer answered, read from the `Cache-Status` the answer carries (see ./Conversations.ts). */
+/** Which layer answered, read from the `Cache-Status` the answer carries (see ./CachedReads.ts). */
 export type CacheLayer = "l1" | "l2" | "l1-stale" | "coalesced" | "upstream"
 
 export const cacheLayerOf = (cacheStatus: string | undefined): CacheLayer | undefined => {

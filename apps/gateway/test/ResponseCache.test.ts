@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Layer, TestClock } from "effect"
+import { Deferred, Effect, Either, Fiber, FastCheck as fc, Layer, TestClock } from "effect"
 import { GatewayConfig, type RawSettings, validate } from "../src/GatewayConfig.js"
 import { type Entry, LruStore, ResponseCache } from "../src/ResponseCache.js"
 import { nothingSet } from "./services/Stack.js"
@@ -78,6 +78,71 @@ describe("LruStore", () => {
     assert.isUndefined(store.get("a", 200))
     assert.strictEqual(store.size, 0)
   })
+})
+
+describe("LruStore against a model", () => {
+  type Op =
+    | { readonly op: "set"; readonly key: number; readonly size: number }
+    | { readonly op: "get" | "delete"; readonly key: number }
+    | { readonly op: "clear" }
+  const key = fc.integer({ min: 0, max: 7 })
+  const ops = fc.array(
+    fc.oneof(
+      {
+        weight: 5,
+        arbitrary: fc.record({ op: fc.constant("set" as const), key, size: fc.integer({ min: 1, max: 6 }) })
+      },
+      { weight: 3, arbitrary: fc.record({ op: fc.constant("get" as const), key }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant("delete" as const), key }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant("clear" as const) }) }
+    ),
+    { maxLength: 300, size: "max" }
+  )
+
+  it.prop(
+    "keeps and evicts exactly what a least-recently-used list bounded by count and bytes would",
+    [ops],
+    ([script]: [ReadonlyArray<Op>]) => {
+      const store = new LruStore(4, 14)
+      // Oldest first: [key, size].
+      let model: Array<[number, number]> = []
+      const bytes = () => model.reduce((sum, [, size]) => sum + size, 0)
+      for (const step of script) {
+        switch (step.op) {
+          case "set": {
+            model = model.filter(([k]) => k !== step.key)
+            model.push([step.key, step.size])
+            let evicted = 0
+            while (model.length > 4 || bytes() > 14) {
+              model.shift()
+              evicted++
+            }
+            assert.strictEqual(store.set(String(step.key), entry(step.size)), evicted)
+            break
+          }
+          case "get": {
+            const at = model.findIndex(([k]) => k === step.key)
+            const kept = at === -1 ? undefined : model.splice(at, 1)[0]
+            if (kept !== undefined) model.push(kept)
+            assert.strictEqual(store.get(String(step.key), 0)?.body.byteLength, kept?.[1])
+            break
+          }
+          case "delete": {
+            const had = model.some(([k]) => k === step.key)
+            model = model.filter(([k]) => k !== step.key)
+            assert.strictEqual(store.delete(String(step.key)), had)
+            break
+          }
+          case "clear":
+            model = []
+            store.clear()
+        }
+        assert.strictEqual(store.size, model.length)
+        assert.strictEqual(store.bytes, bytes())
+      }
+    },
+    { fastCheck: { numRuns: 300, seed: 16 } }
+  )
 })
 
 describe("ResponseCache", () => {

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
 import { defaultHedgeDelay, makeHedgeDelay } from "../src/HedgeDelay.js"
 
 describe("HedgeDelay", () => {
@@ -31,4 +32,26 @@ describe("HedgeDelay", () => {
     for (let i = 0; i < 40; i++) hedge.observe("eu", 900)
     assert.strictEqual(hedge.delayFor("eu"), 900)
   })
+
+  it.prop(
+    "is the percentile of the last `window` answers, sorted afresh, whatever order they came in",
+    [fc.array(fc.integer({ min: 0, max: 3_000 }), { maxLength: 120, size: "max" })],
+    ([answers]) => {
+      const settings = { ...defaultHedgeDelay, window: 12, minSamples: 5 }
+      const hedge = makeHedgeDelay(settings)
+      answers.forEach((ms, i) => {
+        hedge.observe("eu", ms)
+        const window = answers.slice(Math.max(0, i + 1 - settings.window), i + 1).sort((a, b) => a - b)
+        const expected =
+          window.length < settings.minSamples
+            ? settings.initialMs
+            : Math.min(
+                settings.maxMs,
+                Math.max(settings.minMs, window[Math.ceil(settings.percentile * window.length) - 1] ?? 0)
+              )
+        assert.strictEqual(hedge.delayFor("eu"), expected)
+      })
+    },
+    { fastCheck: { numRuns: 200, seed: 16 } }
+  )
 })
