@@ -37,7 +37,10 @@ export type LateOutcome = Either.Either<HttpClientResponse.HttpClientResponse, H
 /**
  * An exchange handed over unanswered after its attempt's `slowAfterMs`: still running under the
  * attempt's limit, its outcome comes through `late`. The transport fails the exchange's effect with a
- * `RequestError` caused by this, which the resilient layer takes as the hand-over it asked for.
+ * `RequestError` caused by this, which the resilient layer takes as the hand-over it asked for. A
+ * combinator placed between the layer and the transport that retries or recovers transport errors would
+ * act on it instead: a retry sends the request to the same region again each time the delay passes, and
+ * the hedge races only once the retries are spent.
  */
 export class SlowExchange extends Error {
   override readonly name = "SlowExchange"
