@@ -105,7 +105,6 @@ export interface Traced<A> {
   readonly response: Received | undefined
 }
 
-/** An exchange that completed: the answer's head, and its body or why the body could not be read. */
 /** A hedged attempt's delay, and what to do when the exchange has no answer by then. */
 interface SlowPlan<A> {
   readonly afterMs: number
@@ -193,6 +192,7 @@ const raceLate = <A>(
     )
   )
 
+/** An exchange that completed: the answer's head, and its body or why the body could not be read. */
 interface Exchanged {
   readonly response: HttpClientResponse.HttpClientResponse
   readonly body: Either.Either<ArrayBuffer, HttpClientError.ResponseError>
