@@ -240,7 +240,7 @@ export const interpret = <A>(
   const { status, headers } = answer
   let requestId: string | undefined
   for (const name of requestIdHeaders) requestId ??= headers[name]
-  // Built only on the way to an error: this runs once per attempt.
+  // The call, for brevity below; `invalidAnswer` builds the failure only when the answer is one.
   const invalid = (
     reason: InvalidResponse["reason"],
     message: string,

@@ -515,10 +515,11 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                     })
                   })
                 ).pipe(Effect.onInterrupt(() => Effect.sync(interrupted)))
+            // Spans only when a tracer listens (known for the whole call: `traced`).
             if (!traced) return attempt
-            return Spans.whenTraced(
+            return Spans.within(
               "Convocore.attempt",
-              () => ({
+              {
                 attributes: AttemptSpan.startAttributes(
                   endpoints[target],
                   call.path,
@@ -529,11 +530,9 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 kind: "client",
                 // The call span already points at the caller; a stack per attempt would only cost time.
                 captureStackTrace: false
-              }),
+              },
               (span) =>
-                span === undefined
-                  ? attempt
-                  : Effect.tap(attempt, (result) => AttemptSpan.end(span, result, breaker.unsafe.get(target)))
+                Effect.tap(attempt, (result) => AttemptSpan.end(span, result, breaker.unsafe.get(target)))
             )
           }
 
@@ -559,7 +558,6 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 return runAttempt(alternative, true)
               })
             })
-            const hedge = Effect.zipRight(Effect.sleep(Duration.millis(hedgeDelayMs)), hedgeAttempt)
             // Over a transport that enforces attempt limits, the primary attempt runs in this fiber and is
             // handed over only if it has no answer at the delay: the race, and its fiber, exist only then.
             // Arming a race of two fibers on every call cost more than the rest of the call.
@@ -570,6 +568,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 onSlow: (primary) => raceLate(primary, hedgeAttempt, () => hedgeStarted)
               })
             }
+            const hedge = Effect.zipRight(Effect.sleep(Duration.millis(hedgeDelayMs)), hedgeAttempt)
             return Effect.suspend(() => {
               acquire(target)
               return Effect.raceWith(runAttempt(target), hedge, {

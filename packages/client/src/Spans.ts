@@ -9,28 +9,24 @@ import { Effect, type Tracer } from "effect"
 /** The tracer Effect runs with when the application provides none. */
 const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
-/** Whether `tracer` keeps spans: any tracer but Effect's default. */
+/** Whether `tracer` keeps spans, as every tracer but Effect's default does. */
 export const listening = (tracer: Tracer.Tracer): boolean => tracer !== defaultTracer
 
-/**
- * Runs `f` inside a span named `name` when a tracer listens and tracing is on; without one otherwise.
- * `options` may be a function, so that attributes are built only for a span that is made.
- */
+/** Runs `f` inside a span named `name`, the parent of what `f` does: for a caller that knows a tracer listens. */
+export const within = <A, E, R>(
+  name: string,
+  options: Tracer.SpanOptions,
+  f: (span: Tracer.Span) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.useSpan(name, options, (span) => Effect.withParentSpan(f(span), span))
+
+/** Runs `f` inside a span named `name` when a tracer listens and tracing is on; without one otherwise. */
 export const whenTraced = <A, E, R>(
   name: string,
-  options: Tracer.SpanOptions | (() => Tracer.SpanOptions),
+  options: Tracer.SpanOptions,
   f: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) =>
-    tracer === defaultTracer
-      ? f(undefined)
-      : Effect.useSpan(name, typeof options === "function" ? options() : options, (span) =>
-          Effect.withParentSpan(f(span), span)
-        )
-  )
+  Effect.tracerWith((tracer) => (listening(tracer) ? within(name, options, f) : f(undefined)))
 
 /** Sets attributes on the current span when a tracer listens; builds nothing otherwise. */
 export const annotateWhenTraced = (attributes: () => Record<string, unknown>): Effect.Effect<void> =>
-  Effect.tracerWith((tracer) =>
-    tracer === defaultTracer ? Effect.void : Effect.annotateCurrentSpan(attributes())
-  )
+  Effect.tracerWith((tracer) => (listening(tracer) ? Effect.annotateCurrentSpan(attributes()) : Effect.void))

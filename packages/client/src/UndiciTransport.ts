@@ -107,8 +107,6 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   ) {
     super()
     this.status = source.statusCode
-    // A body error surfaces through the read; without a listener it would also crash the process.
-    source.body.on("error", ignoreError)
   }
 
   /** Stops the body where it is, so that a read in progress fails with `reason` and the socket is freed. */
@@ -137,16 +135,10 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     })
   }
 
-  /** The body's bytes, read once whoever asks first. */
-  readBytes(): Promise<ArrayBuffer> {
+  /** The body's bytes, read once whoever asks first (when the exchange did not read them already). */
+  private readBytes(): Promise<ArrayBuffer> {
     if (this.bytes === undefined) {
-      const read = this.read
-      this.bytes =
-        read === undefined
-          ? this.source.body.arrayBuffer()
-          : Either.isRight(read)
-            ? Promise.resolve(read.right)
-            : Promise.reject(read.left)
+      this.bytes = this.source.body.arrayBuffer()
       this.bytes.then(this.settled, this.settled)
     }
     return this.bytes
@@ -372,6 +364,8 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
       }
       dispatcher.request(options.right).then(
         (source) => {
+          // A body error surfaces through the read; without a listener it would also crash the process.
+          source.body.on("error", ignoreError)
           if (limit?.readsWholeBody !== true) {
             response = new UndiciResponse(request, source, () => clearTimeout(timer))
             return settle(Either.right(response))
@@ -382,7 +376,6 @@ export const make = (dispatcher: RequestDispatcher): HttpClient.HttpClient => {
             clearTimeout(timer)
             settle(Either.right(new UndiciResponse(request, source, undefined, body)))
           }
-          source.body.on("error", ignoreError)
           source.body.arrayBuffer().then(
             (bytes) => read(Either.right(bytes)),
             (cause: unknown) => read(Either.left(cause))

@@ -19,7 +19,8 @@ type Behaviour =
   | { readonly _tag: "hang" }
 
 interface Region {
-  readonly port: number
+  /** Set once the server listens. */
+  port: number
   behaviour: Behaviour
   /** Requests received, and requests whose connection closed before an answer was sent. */
   readonly stats: { received: number; abandoned: number }
@@ -29,14 +30,17 @@ const body = JSON.stringify(seedExampleResponse)
 
 const region = Effect.acquireRelease(
   Effect.async<{ readonly server: Server; readonly region: Region }>((resume) => {
-    const stats = { received: 0, abandoned: 0 }
-    const state: { behaviour: Behaviour } = { behaviour: { _tag: "answer", afterMs: 0, status: 200 } }
+    const region: Region = {
+      port: 0,
+      behaviour: { _tag: "answer", afterMs: 0, status: 200 },
+      stats: { received: 0, abandoned: 0 }
+    }
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      stats.received++
-      const behaviour = state.behaviour
+      region.stats.received++
+      const behaviour = region.behaviour
       let answered = false
       req.socket.once("close", () => {
-        if (!answered) stats.abandoned++
+        if (!answered) region.stats.abandoned++
       })
       if (behaviour._tag === "hang") return
       setTimeout(() => {
@@ -47,17 +51,7 @@ const region = Effect.acquireRelease(
       }, behaviour.afterMs)
     })
     server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as AddressInfo).port
-      const region: Region = {
-        port,
-        stats,
-        get behaviour() {
-          return state.behaviour
-        },
-        set behaviour(next) {
-          state.behaviour = next
-        }
-      }
+      region.port = (server.address() as AddressInfo).port
       resume(Effect.succeed({ server, region }))
     })
   }),
