@@ -27,21 +27,23 @@ export const hashSeed = (seed: number, agentId: string, convoId: string): number
   return hash | 0
 }
 
-// Built once: deriving the arbitrary walks the whole schema.
-let strictArbitrary: FastCheck.Arbitrary<Conversation> | undefined
-const documentArbitrary = (): FastCheck.Arbitrary<Conversation> => {
-  strictArbitrary ??= Arbitrary.make(ConversationStrict)
-  return strictArbitrary
-}
-
 const origins = ["web-chat", "whatsapp", "web", "instagram", "messenger", "voice"] as const
 
-const realistic = FastCheck.record({
-  ts: FastCheck.integer({ min: 1_700_000_000, max: 1_790_000_000 }),
-  durationSeconds: FastCheck.integer({ min: 0, max: 6 * 3600 }),
-  modifiedAfterSeconds: FastCheck.integer({ min: 0, max: 3600 }),
-  messagesNum: FastCheck.integer({ min: 1, max: 120 }),
-  origin: FastCheck.constantFrom(...origins)
+/**
+ * Built on first use, never at load: deriving the arbitrary walks the whole schema, and a call into
+ * fast-check at load would keep these arbitraries in every bundle of the sandbox (the CLI's among them),
+ * which serves only `generate`.
+ */
+let fuzzArbitraries: ReturnType<typeof makeFuzzArbitraries> | undefined
+const makeFuzzArbitraries = () => ({
+  document: Arbitrary.make(ConversationStrict),
+  overrides: FastCheck.record({
+    ts: FastCheck.integer({ min: 1_700_000_000, max: 1_790_000_000 }),
+    durationSeconds: FastCheck.integer({ min: 0, max: 6 * 3600 }),
+    modifiedAfterSeconds: FastCheck.integer({ min: 0, max: 3600 }),
+    messagesNum: FastCheck.integer({ min: 1, max: 120 }),
+    origin: FastCheck.constantFrom(...origins)
+  })
 })
 
 const sample = <A>(arbitrary: FastCheck.Arbitrary<A>, seed: number): A => {
@@ -62,9 +64,10 @@ export const generate = (seed: number, agentId: string, convoId: string): Conver
 
 /** The spec-covering, fuzz-like document at these ids: the same inputs always give the same document. */
 export const generateFuzz = (seed: number, agentId: string, convoId: string): Conversation => {
+  fuzzArbitraries ??= makeFuzzArbitraries()
   const hashed = hashSeed(seed, agentId, convoId)
-  const document = sample(documentArbitrary(), hashed)
-  const overrides = sample(realistic, hashed ^ 0x5bd1e995)
+  const document = sample(fuzzArbitraries.document, hashed)
+  const overrides = sample(fuzzArbitraries.overrides, hashed ^ 0x5bd1e995)
   const lastMessageTS = overrides.ts + overrides.durationSeconds
   return {
     ...document,
