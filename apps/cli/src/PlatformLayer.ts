@@ -5,12 +5,12 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Layer, Logger } from "effect"
+import * as LazyTerminal from "./LazyTerminal.js"
 
 export const layer = Layer.mergeAll(
   NodeFileSystem.layer,
   NodePath.layer,
-  NodeTerminal.layer,
+  LazyTerminal.layer,
   Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
 )

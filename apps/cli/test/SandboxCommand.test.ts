@@ -88,15 +88,21 @@ describe("--sandbox (in-process)", () => {
   )
 
   // What a start costs (bench/README.md, CLI section): an in-process `get` has no use for Node's HTTP
-  // stack (and its undici), for node:crypto or for node:readline, so it must not load them.
-  it.effect("loads neither Node's HTTP stack nor node:crypto nor node:readline", () =>
+  // stack (and its undici), for node:crypto, for node:readline or for standard input (which Node builds
+  // as a stream when first read), so it must not load or read them.
+  it.effect("loads neither Node's HTTP stack nor node:crypto nor node:readline, nor reads stdin", () =>
     Effect.gen(function* () {
       const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-builtins-"))
       const preload = Path.join(directory, "loaded.cjs")
       const loaded = Path.join(directory, "loaded.txt")
       Fs.writeFileSync(
         preload,
-        `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(loaded)}, process.moduleLoadList.join("\\n")))`
+        [
+          'const stdin = Object.getOwnPropertyDescriptor(process, "stdin")',
+          "let stdinRead = false",
+          'Object.defineProperty(process, "stdin", { configurable: true, get() { stdinRead = true; return stdin.get.call(process) } })',
+          `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(loaded)}, [...process.moduleLoadList, "stdin read: " + stdinRead].join("\\n")))`
+        ].join("\n")
       )
       const result = yield* run(
         ["conversations", "get", Fixtures.demoAgent, Fixtures.ids.seedExample, "--sandbox"],
@@ -107,6 +113,7 @@ describe("--sandbox (in-process)", () => {
       const modules = Fs.readFileSync(loaded, "utf8").split("\n")
       Fs.rmSync(directory, { recursive: true, force: true })
       assert.include(modules, "NativeModule fs")
+      assert.include(modules, "stdin read: false")
       for (const builtin of ["http", "internal/deps/undici/undici", "crypto", "readline"])
         assert.notInclude(modules, `NativeModule ${builtin}`)
     })
