@@ -2,12 +2,17 @@
  * Client throughput beside the limit: `Convocore.getConversation` (validated, resilient, over the default
  * transport) against plain `undici.request` + `JSON.parse` (the limit: the same HTTP library with nothing
  * around it) and global `fetch` + `JSON.parse` (what a hand-written wrapper does), sequentially and at
- * concurrency 32, on one bare `node:http` server in a child process. For each: calls per second, CPU time
- * per call (this process only) and heap allocated per call (what the garbage collector reclaimed plus what
- * stayed, from V8's GC profiler).
+ * concurrency 32, on one bare `node:http` server in a child process; and the client once more in a
+ * process started with V8's allocation-site pretenuring off. For each: calls per second, CPU time
+ * per call (the calling process only) and heap allocated per call (what the garbage collector reclaimed
+ * plus what stayed, from V8's GC profiler).
  *
- * Batches rotate through the contenders so that drifts in the machine's load hit all alike; medians and
- * ranges over the rounds are reported, and ratios are taken within each round.
+ * Every measured batch runs in a fresh process of its own (this script, started again with
+ * `BENCH_CONTENDER`): warmed up, then measured once. In one shared process a contender pays for the heap
+ * and the garbage the one before it left: after `fetch`'s batches, the same client calls took about a
+ * sixth more CPU, while `undici.request`'s did not move (bench/README.md). Batches rotate through the
+ * contenders so that drifts in the machine's load hit all alike; medians and ranges over the rounds are
+ * reported, and ratios are taken within each round.
  *
  * Then the client's own cost without sockets: the same calls over a stub dispatcher that answers at once,
  * and the same with two regions and the adaptive hedge armed on every call (the gateway's default).
@@ -17,6 +22,7 @@
  *
  * Run: `cd bench && npx tsx client-throughput.bench.ts` (after a build). `BENCH_ROUNDS` sets the rounds.
  */
+import { spawn } from "node:child_process"
 import { loadavg } from "node:os"
 import { GCProfiler, getHeapStatistics } from "node:v8"
 import {
@@ -190,22 +196,30 @@ const ownCost = async () => {
   ] as const
 }
 
-const main = async () => {
-  const port = await startBareServer()
-  const origin = `http://127.0.0.1:${port}`
+/**
+ * The last contender is the same client in a process started with V8's allocation-site pretenuring off.
+ * In this benchmark's processes V8 decides to allocate some of the calls' short-lived objects in the old
+ * generation, and those keep the young objects they point to alive through every scavenge until the
+ * next full collection (bench/README.md, client section); the row shows what that costs here.
+ */
+const pretenuringOff = "--no-allocation-site-pretenuring"
+const contenderNames = [
+  "undici.request + JSON.parse",
+  "fetch + JSON.parse",
+  "convocore client",
+  `convocore client, node ${pretenuringOff}`
+] as const
+type Name = (typeof contenderNames)[number]
+type Mode = (typeof modes)[number]
+
+/**
+ * In a child process: the contender's calls against the server at `origin`, warmed up (connections, JIT,
+ * the lazily compiled validator), then one measured batch of the mode; prints the sample as JSON.
+ */
+const measureContender = async (name: Name, mode: Mode, origin: string): Promise<Sample> => {
   const url = `${origin}/v3/agents/${ref.agentId}/convos/${ref.convoId}`
   const headers = { authorization: `Bearer ${apiKey}`, accept: "application/json" }
-
   const agent = new Agent({ keepAliveTimeout: 30_000 })
-  const viaUndici = async () => {
-    const response = await request(url, { dispatcher: agent, headers })
-    // `JSON.parse` returns `any`; widened to `unknown`, as the baselines do no validation.
-    return JSON.parse(await response.body.text()) as unknown
-  }
-  const viaFetch = async () => {
-    const response = await fetch(url, { headers })
-    return JSON.parse(await response.text()) as unknown
-  }
   const runtime = ManagedRuntime.make(
     Convocore.Default.pipe(
       Layer.provide(UndiciTransport.layer),
@@ -213,35 +227,82 @@ const main = async () => {
     )
   )
   const getOne = Effect.flatMap(Convocore, (convocore) => convocore.getConversation(ref))
-  // The client as an Effect program uses it: one fiber running the calls, `parallel` at a time.
-  const viaClient = (calls: number, parallel: number) => () =>
+  const clientCalls = (calls: number, parallel: number) => () =>
     runtime.runPromise(
       Effect.forEach(Array.from({ length: calls }), () => getOne, { concurrency: parallel, discard: true })
     )
-
-  const contenders = {
-    "undici.request + JSON.parse": (calls: number, parallel: number) => workers(viaUndici, calls, parallel),
-    "fetch + JSON.parse": (calls: number, parallel: number) => workers(viaFetch, calls, parallel),
-    "convocore client": viaClient
+  const contenders: Record<Name, (calls: number, parallel: number) => () => Promise<void>> = {
+    "undici.request + JSON.parse": (calls, parallel) =>
+      workers(
+        async () => {
+          const response = await request(url, { dispatcher: agent, headers })
+          // `JSON.parse` returns `any`; widened to `unknown`, as the baselines do no validation.
+          return JSON.parse(await response.body.text()) as unknown
+        },
+        calls,
+        parallel
+      ),
+    "fetch + JSON.parse": (calls, parallel) =>
+      workers(
+        async () => {
+          const response = await fetch(url, { headers })
+          return JSON.parse(await response.text()) as unknown
+        },
+        calls,
+        parallel
+      ),
+    // The client as an Effect program uses it: one fiber running the calls, `parallel` at a time.
+    "convocore client": clientCalls,
+    [`convocore client, node ${pretenuringOff}`]: clientCalls
   }
-  type Name = keyof typeof contenders
-  const names = Object.keys(contenders) as Array<Name>
+  await contenders[name](3000, 8)()
+  await contenders[name](mode.calls, mode.parallel)()
+  const sample = await measure(mode.calls, contenders[name](mode.calls, mode.parallel))
+  await runtime.dispose()
+  await agent.close()
+  return sample
+}
 
-  // Warm-up: connections, JIT, the lazily compiled validator.
-  for (const name of names) await contenders[name](3000, 8)()
+/** One measured batch in a fresh process: this script again, told what to measure. */
+const sampleInChild = (name: Name, mode: Mode, origin: string) =>
+  new Promise<Sample>((resolve, reject) => {
+    const flags = name.endsWith(pretenuringOff) ? [pretenuringOff] : []
+    const child = spawn(process.execPath, [...flags, ...process.execArgv, process.argv[1]!], {
+      env: {
+        ...process.env,
+        BENCH_CONTENDER: name,
+        BENCH_MODE: mode.name,
+        BENCH_ORIGIN: origin
+      },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.once("error", reject)
+    child.once("exit", (code) =>
+      code === 0
+        ? resolve(JSON.parse(output) as Sample)
+        : reject(new Error(`the batch of ${name} (${mode.name}) exited with ${code}`))
+    )
+  })
+
+const main = async () => {
+  const port = await startBareServer()
+  const origin = `http://127.0.0.1:${port}`
 
   const loadBefore = loadavg()[0]!
   const results = []
   for (const mode of modes) {
-    const samples = Object.fromEntries(names.map((name) => [name, [] as Array<Sample>])) as Record<
+    const samples = Object.fromEntries(contenderNames.map((name) => [name, [] as Array<Sample>])) as Record<
       Name,
       Array<Sample>
     >
     for (let round = 0; round < rounds; round++) {
       // Rotate who goes first, so that each contender meets every position.
-      const order = names.map((_, i) => names[(i + round) % names.length]!)
-      for (const name of order)
-        samples[name].push(await measure(mode.calls, contenders[name](mode.calls, mode.parallel)))
+      const order = contenderNames.map((_, i) => contenderNames[(i + round) % contenderNames.length]!)
+      for (const name of order) samples[name].push(await sampleInChild(name, mode, origin))
     }
     results.push({ mode, samples })
   }
@@ -251,7 +312,7 @@ const main = async () => {
 
   const limit: Name = "undici.request + JSON.parse"
   const rows = results.flatMap(({ mode, samples }) =>
-    names.map((name) => {
+    contenderNames.map((name) => {
       const rates = samples[name].map((s) => s.perSecond)
       const ratios = samples[name].map((s, i) => s.perSecond / samples[limit][i]!.perSecond)
       const vsFetch = samples[name].map((s, i) => s.perSecond / samples["fetch + JSON.parse"][i]!.perSecond)
@@ -268,8 +329,8 @@ const main = async () => {
   )
   console.log(`
 Client throughput: ${machine()}; a bare node:http server in a child process; ${rounds} rounds of
-${modes.map((m) => `${m.calls} calls (${m.name})`).join(" and ")} per contender, rotating order;
-medians (range). Load average (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.
+${modes.map((m) => `${m.calls} calls (${m.name})`).join(" and ")} per contender, each batch in a fresh process after a
+warm-up, rotating order; medians (range). Load average (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.
 
 ${table(
   ["mode", "contender", "calls/s", "vs undici.request", "vs fetch", "CPU µs/call", "heap KB/call"],
@@ -296,11 +357,26 @@ ${table(
   timeLimits.map(({ name, micros }) => [name, micros.toFixed(1), (micros - timeLimits[0]!.micros).toFixed(1)])
 )}
 `)
-  await runtime.dispose()
-  await agent.close()
 }
 
-main().then(
+/** In a batch's own process: which contender, which mode, which server. */
+const batchOf = () => {
+  const name = contenderNames.find((contender) => contender === process.env.BENCH_CONTENDER)
+  const mode = modes.find((candidate) => candidate.name === process.env.BENCH_MODE)
+  const origin = process.env.BENCH_ORIGIN
+  return name === undefined || mode === undefined || origin === undefined ? undefined : { name, mode, origin }
+}
+
+const batch = process.env.BENCH_CONTENDER === undefined ? undefined : batchOf()
+if (process.env.BENCH_CONTENDER !== undefined && batch === undefined)
+  throw new Error(`unknown batch: ${process.env.BENCH_CONTENDER} (${process.env.BENCH_MODE})`)
+
+;(batch === undefined
+  ? main()
+  : measureContender(batch.name, batch.mode, batch.origin).then((sample) => {
+      process.stdout.write(JSON.stringify(sample))
+    })
+).then(
   () => process.exit(0),
   (error: unknown) => {
     console.error(error)
