@@ -1,9 +1,9 @@
 /**
  * The terminal @effect/cli asks for, made when a command first reads from it (a prompt of `--wizard`).
  * NodeTerminal reads `process.stdin` as it is made, and Node builds the standard input stream on that
- * first read (for a terminal, a pipe or a file alike), which a `get`, a `list` or an export never
- * needs. The terminal's size and whether stdout is a terminal are read from stdout, as NodeTerminal
- * reads them.
+ * first read (for a terminal, a pipe or a file alike), which a `get` or a `list` never needs (an export
+ * of `--ids -` reads `process.stdin` itself). The terminal's size and whether stdout is a terminal are
+ * read from stdout, as NodeTerminal reads them.
  */
 
 import * as Terminal from "@effect/platform/Terminal"
