@@ -8,11 +8,11 @@
  * plus what stayed, from V8's GC profiler).
  *
  * Every measured batch runs in a fresh process of its own (this script, started again with
- * `BENCH_CONTENDER`): warmed up, then measured once. In one shared process a contender pays for the heap
- * and the garbage the one before it left: after `fetch`'s batches, the same client calls took about a
- * sixth more CPU, while `undici.request`'s did not move (bench/README.md). Batches rotate through the
- * contenders so that drifts in the machine's load hit all alike; medians and ranges over the rounds are
- * reported, and ratios are taken within each round.
+ * `BENCH_CONTENDER`): warmed up until steady, then measured once. In one shared process a contender pays
+ * for the heap and the garbage the one before it left: after `fetch`'s batches, the same client calls
+ * took about a sixth more CPU, while `undici.request`'s did not move (bench/README.md). Batches rotate
+ * through the contenders so that drifts in the machine's load hit all alike; medians and ranges over the
+ * rounds are reported, and ratios are taken within each round.
  *
  * Then the client's own cost without sockets: the same calls over a stub dispatcher that answers at once,
  * and the same with two regions and the adaptive hedge armed on every call (the gateway's default).
@@ -213,6 +213,13 @@ type Name = (typeof contenderNames)[number]
 type Mode = (typeof modes)[number]
 
 /**
+ * Unmeasured batches of the mode before the measured one. In a fresh process the client's CPU per call
+ * keeps falling for about six batches of 3,000 calls (its JIT and its heap settle), undici's for two or
+ * three: a rate is only compared once both are steady.
+ */
+const warmUpBatches = 6
+
+/**
  * In a child process: the contender's calls against the server at `origin`, warmed up (connections, JIT,
  * the lazily compiled validator), then one measured batch of the mode; prints the sample as JSON.
  */
@@ -256,7 +263,7 @@ const measureContender = async (name: Name, mode: Mode, origin: string): Promise
     [`convocore client, node ${pretenuringOff}`]: clientCalls
   }
   await contenders[name](3000, 8)()
-  await contenders[name](mode.calls, mode.parallel)()
+  for (let batch = 0; batch < warmUpBatches; batch++) await contenders[name](mode.calls, mode.parallel)()
   const sample = await measure(mode.calls, contenders[name](mode.calls, mode.parallel))
   await runtime.dispose()
   await agent.close()
