@@ -7,13 +7,16 @@
  * The commands are not such chunks: every command line that reaches the program runs one, and each
  * `import()` of a chunk is a wait of its own while the program starts (bench/README.md, CLI section).
  * Modules both sides use land in shared chunks, so nothing is bundled twice. Source maps sit beside
- * each file (`node --enable-source-maps` reads them).
+ * each file (`node --enable-source-maps` reads them). The functions a `get` runs carry compile hints
+ * (CompileHints.mjs), so that Node's compile cache keeps them compiled between starts.
  */
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
+import remapping from "@jridgewell/remapping"
 import { build } from "esbuild"
+import { executedFunctions, hintEagerCompile } from "./CompileHints.mjs"
 
 const outdir = "dist"
 
@@ -125,11 +128,55 @@ const result = await build({
   }
 })
 
+/**
+ * The bundle with compile hints (CompileHints.mjs): written to a temporary directory and run once, as
+ * the documented first command (a `get` from the in-process sandbox: the runtime, @effect/cli's parse,
+ * the client and the output, which every command shares); then each function expression that ran is
+ * wrapped so that V8 compiles it with its module, and Node's compile cache keeps it. Each chunk's source
+ * map is the composition of this edit's and esbuild's.
+ */
+const withCompileHints = async (outputFiles) => {
+  const directory = await mkdtemp(Path.join(Os.tmpdir(), "convocore-build-"))
+  const nameOf = (file) => Path.relative(Path.resolve(outdir), file.path)
+  try {
+    for (const file of outputFiles) {
+      const target = Path.join(directory, nameOf(file))
+      await mkdir(Path.dirname(target), { recursive: true })
+      await writeFile(target, file.contents)
+    }
+    const executed = executedFunctions(directory, [
+      "conversations",
+      "get",
+      "agent123",
+      "convo456",
+      "--sandbox"
+    ])
+    const contents = new Map(outputFiles.map((file) => [nameOf(file), file.contents]))
+    for (const [name, starts] of executed) {
+      const code = contents.get(name)
+      const map = contents.get(`${name}.map`)
+      if (code === undefined || map === undefined) continue
+      const hinted = hintEagerCompile(Buffer.from(code).toString("utf8"), starts, Path.basename(name))
+      const composed = remapping(hinted.map.toString(), (source) =>
+        source === Path.basename(name) ? Buffer.from(map).toString("utf8") : null
+      )
+      contents.set(name, Buffer.from(hinted.code))
+      contents.set(`${name}.map`, Buffer.from(composed.toString()))
+    }
+    return outputFiles.map((file) => ({ path: file.path, contents: contents.get(nameOf(file)) }))
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+}
+
 // turbo's build and the tests' globalSetup may build at the same time, and a test must never start a
 // half-written file: each file is written beside and renamed into place, the entry last. Chunk names
-// carry a hash of their contents, so two builds of the same sources write the same files.
+// carry a hash of their contents before the hints, so two builds of the same sources write the same
+// names (and, for the same run of the `get`, the same files).
 const entry = Path.resolve(outdir, "convocore.mjs")
-const files = [...result.outputFiles].sort((a, b) => Number(a.path === entry) - Number(b.path === entry))
+const files = (await withCompileHints(result.outputFiles)).sort(
+  (a, b) => Number(a.path === entry) - Number(b.path === entry)
+)
 await mkdir(Path.join(outdir, "chunks"), { recursive: true })
 for (const file of files) {
   const temporary = `${file.path}.${process.pid}.tmp`
