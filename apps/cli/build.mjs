@@ -151,19 +151,23 @@ const withCompileHints = async (outputFiles) => {
       "convo456",
       "--sandbox"
     ])
-    const contents = new Map(outputFiles.map((file) => [nameOf(file), file.contents]))
+    const byName = new Map(outputFiles.map((file) => [nameOf(file), file]))
+    const hintedText = new Map()
     for (const [name, starts] of executed) {
-      const code = contents.get(name)
-      const map = contents.get(`${name}.map`)
+      const code = byName.get(name)
+      const map = byName.get(`${name}.map`)
       if (code === undefined || map === undefined) continue
-      const hinted = hintEagerCompile(Buffer.from(code).toString("utf8"), starts, Path.basename(name))
+      const hinted = hintEagerCompile(code.text, starts, Path.basename(name))
       const composed = remapping(hinted.map.toString(), (source) =>
-        source === Path.basename(name) ? Buffer.from(map).toString("utf8") : null
+        source === Path.basename(name) ? map.text : null
       )
-      contents.set(name, Buffer.from(hinted.code))
-      contents.set(`${name}.map`, Buffer.from(composed.toString()))
+      hintedText.set(name, hinted.code)
+      hintedText.set(`${name}.map`, composed.toString())
     }
-    return outputFiles.map((file) => ({ path: file.path, contents: contents.get(nameOf(file)) }))
+    return outputFiles.map((file) => ({
+      path: file.path,
+      contents: hintedText.get(nameOf(file)) ?? file.contents
+    }))
   } finally {
     await rm(directory, { recursive: true, force: true })
   }

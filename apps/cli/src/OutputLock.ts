@@ -50,7 +50,7 @@ export const exitedUnreaped = (pid: number): boolean => {
   try {
     const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
     // The state is the field after the parenthesised command name, which may itself hold spaces.
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+    const state = stat.charAt(stat.lastIndexOf(")") + 2)
     return state === "Z" || state === "X"
   } catch {
     return false
