@@ -12,7 +12,8 @@
  *
  * Why: the full path costs a few hundred microseconds of CPU per request, most of it per-request fibers,
  * routing and middleware (bench/gateway.bench.ts); a hit needs a map lookup and a write, a miss the
- * upstream call, whose fiber is the only one the gateway adds to the client's.
+ * upstream call, whose fiber is, for a document answered without a shared cache, the only one the
+ * gateway adds to the client's (with Redis, the answer runs in a fiber of its own).
  */
 import type * as Http from "node:http"
 import { Cause, Effect, Either, Exit, FiberId, Redacted, Runtime } from "effect"
@@ -21,14 +22,13 @@ import { makeAuthenticator } from "./CallerAuth.js"
 import type { CallerInfo } from "./GatewayApi.js"
 import type { GatewaySettings } from "./GatewayConfig.js"
 import type { RequestFields } from "./GatewayLogger.js"
-import type { GatewayMetrics } from "./GatewayMetrics.js"
+import { conversationRouteLabel, type GatewayMetrics } from "./GatewayMetrics.js"
 import { currentRequestId, type Lifecycle, requestIdOf } from "./Lifecycle.js"
 import { cacheKey, type ResponseCache } from "./ResponseCache.js"
 
 export type FastPath = (request: Http.IncomingMessage, response: Http.ServerResponse) => boolean
 
 const route = /^\/v3\/agents\/([^/?#]+)\/convos\/([^/?#]+)$/
-const routeLabel = "/v3/agents/:agentId/convos/:convoId"
 
 const decode = (segment: string): string | undefined => {
   // Ids are nearly always plain: they need no trip through the decoder.
@@ -116,13 +116,13 @@ export const make = ({
         response.end(answer.body)
       }
       const seconds = (performance.now() - call.started) / 1000
-      metrics.request(routeLabel, "GET", answer.status, seconds)
+      metrics.request(conversationRouteLabel, "GET", answer.status, seconds)
       const cacheStatus = answer.headers["cache-status"]
       const region = answer.headers[regionHeader]
       log?.({
         requestId: call.requestId,
         method: "GET",
-        route: routeLabel,
+        route: conversationRouteLabel,
         path: call.url,
         status: answer.status,
         durationMs: Math.round(seconds * 10_000) / 10,
@@ -136,7 +136,7 @@ export const make = ({
         response.writeHead(500, { "x-request-id": call.requestId, "content-length": "0" })
         response.end()
       } else if (!response.writableEnded) response.destroy()
-      metrics.request(routeLabel, "GET", 500, (performance.now() - call.started) / 1000)
+      metrics.request(conversationRouteLabel, "GET", 500, (performance.now() - call.started) / 1000)
       if (!Cause.isInterruptedOnly(cause))
         Runtime.runFork(runtime)(
           Effect.logError("Request failed", cause).pipe(Effect.annotateLogs({ requestId: call.requestId }))
@@ -243,7 +243,7 @@ export const make = ({
     log?.({
       requestId,
       method: "GET",
-      route: routeLabel,
+      route: conversationRouteLabel,
       path: url,
       status: 200,
       durationMs: Math.round(seconds * 10_000) / 10,

@@ -13,6 +13,9 @@ export interface RegionGauge {
   readonly state: 0 | 1 | 2
 }
 
+/** The conversation route's template: the label its requests are counted and logged under. */
+export const conversationRouteLabel = "/v3/agents/:agentId/convos/:convoId"
+
 const make = () => {
   const registry = new Prometheus.Registry()
   Prometheus.collectDefaultMetrics({ register: registry, prefix: "convocore_gateway_" })
@@ -20,7 +23,6 @@ const make = () => {
   // Requests are tallied in plain numbers by label set and added to their counters whenever those are
   // read (prom-client runs `collect` first): every prom-client call hashes its label set, which made the
   // counters a visible share of a hit's cost. The duration histogram still takes each request as it comes.
-  const hitRoute = "/v3/agents/:agentId/convos/:convoId"
   const untalliedRequests = new Map<
     string,
     {
@@ -38,7 +40,7 @@ const make = () => {
     }
     return tallied
   }
-  const hitRequests = tallyOf(hitRoute, "GET", 200)
+  const hitRequests = tallyOf(conversationRouteLabel, "GET", 200)
   let untalliedHits = 0
 
   const requests = new Prometheus.Counter({
@@ -151,7 +153,7 @@ const make = () => {
     registry.registerMetric(redisErrors)
   }
 
-  const hitDuration = duration.labels(hitRoute)
+  const hitDuration = duration.labels(conversationRouteLabel)
 
   return {
     registry,

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto"
 import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Context, type Duration, Effect, FiberRef, Layer } from "effect"
-import { GatewayMetrics } from "./GatewayMetrics.js"
+import { conversationRouteLabel, GatewayMetrics } from "./GatewayMetrics.js"
 import * as RequestTelemetry from "./RequestTelemetry.js"
 
 export class Lifecycle extends Context.Tag("@convocore-effect/gateway/Lifecycle")<
@@ -71,7 +71,7 @@ export const passesThrough = (method: string, path: string): boolean =>
 
 /** The route template a path belongs to: a bounded label set for metrics. */
 export const routeOf = (path: string): string => {
-  if (conversationRoute.test(path)) return "/v3/agents/:agentId/convos/:convoId"
+  if (conversationRoute.test(path)) return conversationRouteLabel
   if (listRoute.test(path)) return "/v3/agents/:agentId/convos"
   if (purgeRoute.test(path)) return "/cache/v3/agents/:agentId/convos/:convoId"
   if (path === "/healthz" || path === "/readyz" || path === "/metrics" || path === "/openapi.json")
@@ -90,11 +90,11 @@ export const requestIdOf = (incoming: string | undefined): string =>
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson(body, { status, headers })
 
-/** The upstream host's answer for a route it does not have, and its answer for a wrong method. */
 /** A path as an answer may quote it: a long one is cut, so that a refusal never echoes a whole request. */
 const quoted = (path: string) =>
   path.length <= 120 ? path : `${path.slice(0, 120)}... (${path.length} characters)`
 
+/** The upstream host's answer for a route it does not have, and its answer for a wrong method. */
 const routeNotFound = (method: string, path: string) => {
   if (!conversationRoute.test(path))
     return json(404, { error: { code: "NOT_FOUND", message: `Route ${method} ${quoted(path)} not found` } })

@@ -196,8 +196,6 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
     readonly exclusive: <A>(key: string, call: Effect.Effect<A>, since: number) => Effect.Effect<Exclusive<A>>
     /** Drops the key's entry here and in the shared cache, and tells the other replicas to drop theirs. */
     readonly purge: (key: string) => Effect.Effect<boolean>
-    /** Runs an effect detached from the request (a stale-while-revalidate refresh). */
-    readonly background: (effect: Effect.Effect<unknown>) => Effect.Effect<void>
     /** Whether a stale entry is inside the stale-while-revalidate window (served at once, refreshed behind). */
     readonly revalidates: (entry: Entry, now: number) => boolean
     /** Whether a stale entry may stand in for a failed upstream call (stale-if-error). */
@@ -408,7 +406,6 @@ export class ResponseCache extends Context.Tag("@convocore-effect/gateway/Respon
         coalesceNow,
         exclusive,
         purge,
-        background: (effect) => Effect.asVoid(FiberSet.run(calls, effect)),
         revalidates: (entry, now) =>
           now >= entry.expiresAt && now < entry.expiresAt + settings.staleWhileRevalidateMs,
         servesOnError: (entry, now) => now < entry.expiresAt + settings.staleIfErrorMs,

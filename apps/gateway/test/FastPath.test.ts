@@ -11,7 +11,7 @@ import { ResponseCache } from "../src/ResponseCache.js"
 import { bearer, fetchRaw, gatewaySettings } from "./services/Stack.js"
 
 const settings = gatewaySettings({ cacheTtl: "0", staleIfError: "0" })
-const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer, GatewayMetrics.layer).pipe(
+const services = Layer.mergeAll(ResponseCache.layer, Lifecycle.layer).pipe(
   Layer.provideMerge(Layer.mergeAll(GatewayConfig.layer(settings), GatewayMetrics.layer))
 )
 
