@@ -76,13 +76,13 @@ export const sendAt = (state: RateState, maxRate: number | undefined, now: numbe
   return Math.max(now, state.pausedUntil, paced)
 }
 
+type Changes = { -readonly [K in keyof RateState]?: RateState[K] }
+
 /**
  * `state` with `changes` applied, built field by field. Every call makes two of these; a spread of a
  * state (`{ ...state, sent }`) took about 30 times as long on Node 20, whose V8 misses its fast path for
  * these objects (bench/README.md, client throughput).
  */
-type Changes = { -readonly [K in keyof RateState]?: RateState[K] }
-
 const update = (state: RateState, changes: Changes): RateState => ({
   rate: "rate" in changes ? changes.rate : state.rate,
   lastSentAt: "lastSentAt" in changes ? changes.lastSentAt : state.lastSentAt,
@@ -137,7 +137,7 @@ export const climb = (state: RateState, ms: number): number => {
 
 /** Moves the rate with one answer received at `now`. */
 export const record = (before: RateState, answer: Answer, now: number): RateState => {
-  // Every answer's state is built in one object: this runs once per call.
+  // An accepted answer's state is built in one object (a refusal's in two): this runs once per call.
   const changes: Changes = measure(before, answer.throttled, now)
   if (answer.spentUntil !== undefined && answer.spentUntil > now)
     changes.pausedUntil = Math.max(before.pausedUntil, answer.spentUntil)

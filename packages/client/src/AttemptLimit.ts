@@ -9,6 +9,10 @@
  * call (bench/client-throughput.bench.ts). Any other transport ignores it, and the layer times the attempt
  * with ./AttemptTimer.ts on Effect's Clock, as before. Which one a layer uses is learned from its first
  * attempts (./ResilientHttpClient.ts).
+ *
+ * A hedged attempt also offers its hedge delay (`slowAfterMs`): a transport that reads the whole body may
+ * then hand the exchange over unanswered at that delay (`SlowExchange`, still running, with its late
+ * outcome and a way to abandon it), so that the layer races the other region only when it must.
  */
 import type { HttpClientError, HttpClientResponse } from "@effect/platform"
 import { Cause, Effect, type Either, type Fiber, FiberRef } from "effect"

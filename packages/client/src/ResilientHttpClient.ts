@@ -124,6 +124,25 @@ interface InFlight<A> {
 }
 
 /**
+ * What follows the primary attempt's result in a hedged race: a hedge still waiting (asleep, or for a
+ * permit) is told to stop, with nothing to wait for; a started one is interrupted after a success, and
+ * awaited after a failure, its success winning.
+ */
+const afterPrimary = <A>(
+  result: AttemptResult<A>,
+  hedgeFiber: Fiber.Fiber<AttemptResult<A>>,
+  hedgeStarted: boolean
+): Effect.Effect<AttemptResult<A>> =>
+  !hedgeStarted && Fiber.isRuntimeFiber(hedgeFiber)
+    ? Effect.withFiberRuntime<AttemptResult<A>>((self) => {
+        hedgeFiber.unsafeInterruptAsFork(self.id())
+        return Effect.succeed(result)
+      })
+    : result._tag === "Succeeded" || !hedgeStarted
+      ? Effect.as(Fiber.interrupt(hedgeFiber), result)
+      : Effect.map(Fiber.join(hedgeFiber), (hedged) => (hedged._tag === "Succeeded" ? hedged : result))
+
+/**
  * The race of a primary attempt handed over at the hedge delay and the hedge (`hedgeAttempt`, forked
  * now): the first success wins, as `Effect.raceWith` did over two fibers. A hedge that has not started
  * its attempt (waiting for a permit) is told to stop, with nothing to wait for; one that has is
@@ -163,16 +182,7 @@ const raceLate = <A>(
       (first) => {
         if (first._tag === "Primary")
           return Effect.flatMap(primary.settle(first.outcome), (result) =>
-            !hedgeStarted()
-              ? Effect.withFiberRuntime<AttemptResult<A>>((self) => {
-                  hedgeFiber.unsafeInterruptAsFork(self.id())
-                  return Effect.succeed(result)
-                })
-              : result._tag === "Succeeded"
-                ? Effect.as(Fiber.interrupt(hedgeFiber), result)
-                : Effect.map(Fiber.join(hedgeFiber), (hedged) =>
-                    hedged._tag === "Succeeded" ? hedged : result
-                  )
+            afterPrimary(result, hedgeFiber, hedgeStarted())
           )
         return Effect.flatMap(first.exit, (hedged) => {
           if (hedged._tag === "Succeeded") {
@@ -369,7 +379,8 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             // Any answer shows how long the region takes to respond: what an adaptive hedge waits for.
             if (response !== undefined) learnedDelay.observe(at.target, now - startMs)
             const opened = breaker.unsafe.record(at.target, verdictOf(result), now)
-            if (fiber.getFiberRef(ClientMetrics.enabled))
+            const metered = fiber.getFiberRef(ClientMetrics.enabled)
+            if (metered)
               ClientMetrics.recordAttempt(at.target, outcome, now - startMs, breaker.unsafe.get(at.target))
             if (response !== undefined) {
               rate.record(
@@ -381,8 +392,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 },
                 now
               )
-              if (fiber.getFiberRef(ClientMetrics.enabled))
-                ClientMetrics.recordRate(at.target, rate.stats(at.target).rate)
+              if (metered) ClientMetrics.recordRate(at.target, rate.stats(at.target).rate)
             }
             if (result._tag === "Succeeded") return Effect.succeed(result)
             // Effect drops a debug line below the minimum level anyway; checking first also skips
@@ -437,9 +447,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                       {
                         status: response.status,
                         headers: response.headers,
-                        body: Either.isRight(body)
-                          ? Either.right(new Uint8Array(body.right))
-                          : Either.left(body.left)
+                        body: Either.map(body, (bytes) => new Uint8Array(bytes))
                       },
                       call.decode,
                       clock.unsafeCurrentTimeMillis()
@@ -449,11 +457,23 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               AttemptLimit.isExceeded(error.cause)
                 ? timeout()
                 : withoutStackTraces(() => transportFailed(at, error))
+            // An attempt is recorded once: a call interrupted after its attempt settled (a race awaiting
+            // its hedge, say) leaves that line as it is.
+            let ended = false
             const settled = (result: AttemptResult<A>) => {
+              ended = true
               transportTimesAttempts = limit.honoured
               return settle(at, startMs, result)
             }
+            /** Reads the answer's body and settles the attempt with what the answer says. */
+            const read = (response: HttpClientResponse.HttpClientResponse) =>
+              Effect.matchEffect(response.arrayBuffer, {
+                onSuccess: (bytes) => settled(answered({ response, body: Either.right(bytes) })),
+                onFailure: (error) => settled(answered({ response, body: Either.left(error) }))
+              })
             const interrupted = () => {
+              if (ended) return
+              ended = true
               transportTimesAttempts = limit.honoured
               const now = clock.unsafeCurrentTimeMillis()
               trail.push({ region: target, attempt: at.attempt, outcome: "interrupted", ms: now - startMs })
@@ -463,14 +483,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             const inFlight = (handed: AttemptLimit.SlowExchange): InFlight<A> => ({
               late: handed.late,
               settle: (outcome) =>
-                Either.isLeft(outcome)
-                  ? settled(failed(outcome.left))
-                  : Effect.matchEffect(outcome.right.arrayBuffer, {
-                      onSuccess: (bytes) =>
-                        settled(answered({ response: outcome.right, body: Either.right(bytes) })),
-                      onFailure: (error) =>
-                        settled(answered({ response: outcome.right, body: Either.left(error) }))
-                    }),
+                Either.isLeft(outcome) ? settled(failed(outcome.left)) : read(outcome.right),
               abandon: handed.abandon,
               lost: () => {
                 handed.abandon()
@@ -483,11 +496,7 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               ? AttemptLimit.offer(
                   limit,
                   Effect.matchEffect(request(), {
-                    onSuccess: (response) =>
-                      Effect.matchEffect(response.arrayBuffer, {
-                        onSuccess: (bytes) => settled(answered({ response, body: Either.right(bytes) })),
-                        onFailure: (error) => settled(answered({ response, body: Either.left(error) }))
-                      }),
+                    onSuccess: read,
                     onFailure: (error) =>
                       slow !== undefined && error.cause instanceof AttemptLimit.SlowExchange
                         ? slow.onSlow(inFlight(error.cause))
@@ -560,7 +569,9 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
             })
             // Over a transport that enforces attempt limits, the primary attempt runs in this fiber and is
             // handed over only if it has no answer at the delay: the race, and its fiber, exist only then.
-            // Arming a race of two fibers on every call cost more than the rest of the call.
+            // Arming a race of two fibers on every call cost more than the rest of the call. A call a tracer
+            // follows keeps the race of two fibers: handed over from inside the primary attempt's span, the
+            // hedge's span would be its child rather than its sibling.
             if (transportTimesAttempts && !traced) {
               acquire(target)
               return runAttempt(target, false, {
@@ -569,30 +580,16 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
               })
             }
             const hedge = Effect.zipRight(Effect.sleep(Duration.millis(hedgeDelayMs)), hedgeAttempt)
-            return Effect.suspend(() => {
-              acquire(target)
-              return Effect.raceWith(runAttempt(target), hedge, {
-                onSelfDone: (exit, hedgeFiber) =>
-                  Effect.flatMap(exit, (primary) =>
-                    !hedgeStarted && Fiber.isRuntimeFiber(hedgeFiber)
-                      ? // Still asleep: told to stop (its timer is cleared), with nothing to wait for.
-                        Effect.withFiberRuntime<AttemptResult<A>>((self) => {
-                          hedgeFiber.unsafeInterruptAsFork(self.id())
-                          return Effect.succeed(primary)
-                        })
-                      : primary._tag === "Succeeded" || !hedgeStarted
-                        ? Effect.as(Fiber.interrupt(hedgeFiber), primary)
-                        : Effect.map(Fiber.join(hedgeFiber), (hedged) =>
-                            hedged._tag === "Succeeded" ? hedged : primary
-                          )
-                  ),
-                onOtherDone: (exit, primaryFiber) =>
-                  Effect.flatMap(exit, (hedged) =>
-                    hedged._tag === "Succeeded"
-                      ? Effect.as(Fiber.interrupt(primaryFiber), hedged)
-                      : Fiber.join(primaryFiber)
-                  )
-              })
+            acquire(target)
+            return Effect.raceWith(runAttempt(target), hedge, {
+              onSelfDone: (exit, hedgeFiber) =>
+                Effect.flatMap(exit, (primary) => afterPrimary(primary, hedgeFiber, hedgeStarted)),
+              onOtherDone: (exit, primaryFiber) =>
+                Effect.flatMap(exit, (hedged) =>
+                  hedged._tag === "Succeeded"
+                    ? Effect.as(Fiber.interrupt(primaryFiber), hedged)
+                    : Fiber.join(primaryFiber)
+                )
             })
           }
 
@@ -654,15 +651,18 @@ export class ResilientHttpClient extends Effect.Service<ResilientHttpClient>()(
                 : Effect.succeed(outOfTime(target, last))
             )
             if (waitMs <= 0) return permitted
+            const wait = Effect.sleep(Duration.millis(waitMs))
             return Effect.zipRight(
-              Spans.whenTraced(
-                "Convocore.wait",
-                {
-                  attributes: { "convocore.wait_ms": waitMs, "convocore.region": target },
-                  captureStackTrace: false
-                },
-                () => Effect.sleep(Duration.millis(waitMs))
-              ),
+              traced
+                ? Spans.within(
+                    "Convocore.wait",
+                    {
+                      attributes: { "convocore.wait_ms": waitMs, "convocore.region": target },
+                      captureStackTrace: false
+                    },
+                    () => wait
+                  )
+                : wait,
               permitted
             )
           }

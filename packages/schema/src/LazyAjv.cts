@@ -5,7 +5,8 @@
  * ajv's modules (its meta-schema, URI and error tables) was a measurable part of a CLI start that never
  * compiles a validator (bench/README.md's CLI section). esbuild bundles this `require` as a lazily
  * initialised module, and plain Node runs it as written. This file is the one CommonJS module of the
- * package because an ES module has no synchronous way to load another on demand.
+ * package because esbuild bundles a plain `require` but not one made by `createRequire`, the ES module's
+ * synchronous way to load another on demand.
  */
 import type * as AjvModule from "ajv"
 
