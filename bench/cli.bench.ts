@@ -19,14 +19,14 @@
  * most 5x on Node 24 warm; peak RSS within 20% between the two sizes (flat memory). The machine's load
  * average is printed with the numbers: other work on it moves them.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { readUsage, usageReporter } from "./lib/child-usage.js"
-import { cliBinary, startCliSandbox } from "./lib/children.js"
-import { machine, table } from "./lib/report.js"
+import { readUsage, usageReporter, usageRunner } from "./lib/child-usage.js"
+import { cliBinary, median, range, startCliSandbox } from "./lib/children.js"
+import { loadAverage, machine, table } from "./lib/report.js"
 
 const binary = cliBinary()
 const sizes = (process.env.BENCH_CLI_SIZES ?? "10000,100000").split(",").map(Number)
@@ -36,17 +36,6 @@ const concurrency = 16
 const distinctIds = 4000
 const agent = "agent123"
 const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-cli-bench-"))
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
-
-const loadAverage = () =>
-  Os.loadavg()
-    .map((load) => load.toFixed(2))
-    .join(" ")
 
 // ---- cold start -------------------------------------------------------------------------------------
 
@@ -140,7 +129,7 @@ for (const line of nodeLines) {
       line.label,
       name,
       ms.toFixed(0),
-      `${Math.min(...walls).toFixed(0)}-${Math.max(...walls).toFixed(0)}`,
+      range(walls),
       (ms / bareMs).toFixed(2),
       cpuMs.toFixed(0),
       (cpuMs / bareCpuMs).toFixed(2)
@@ -206,29 +195,7 @@ if (failed > 0) process.exitCode = 8
 `
 )
 
-interface Measured {
-  readonly seconds: number
-  readonly peakRssMb: number
-}
-
-const measure = (args: ReadonlyArray<string>, env: Record<string, string>, label: string) =>
-  new Promise<Measured>((resolve, reject) => {
-    const labelUsageFile = Path.join(work, `usage-${label}.json`)
-    const start = performance.now()
-    const child = spawn(process.execPath, ["--require", reporter, ...args], {
-      env: { ...process.env, ...env, BENCH_USAGE_FILE: labelUsageFile },
-      stdio: ["ignore", "ignore", "pipe"]
-    })
-    let stderr = ""
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    child.on("close", (code) => {
-      const seconds = (performance.now() - start) / 1000
-      if (code !== 0) reject(new Error(`${label} exited ${code}: ${stderr.slice(-500)}`))
-      else resolve({ seconds, peakRssMb: readUsage(labelUsageFile).peakRssMb })
-    })
-  })
+const measure = usageRunner(work)
 
 const countLines = (path: string): number => {
   const text = Fs.readFileSync(path)
@@ -252,8 +219,7 @@ try {
   // Warm-up: the sandbox generates each document once and caches its response.
   await measure(
     [plainExporter, idsFile(distinctIds), Path.join(work, "warm.ndjson"), String(concurrency)],
-    sandbox.env,
-    "warm"
+    sandbox.env
   )
 
   for (const size of sizes) {
@@ -282,7 +248,8 @@ try {
       }
     ]
     for (const exporter of exporters) {
-      const result = await measure(exporter.args, sandbox.env, `${size}`)
+      const { wallMs, usage } = await measure(exporter.args, sandbox.env)
+      const result = { seconds: wallMs / 1000, peakRssMb: usage.peakRssMb }
       const written = countLines(exporter.out)
       if (written !== size) throw new Error(`${exporter.name} wrote ${written} of ${size} conversations`)
       rows.push([

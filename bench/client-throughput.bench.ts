@@ -8,11 +8,12 @@
  * plus what stayed, from V8's GC profiler).
  *
  * Every measured batch runs in a fresh process of its own (this script, started again with
- * `BENCH_CONTENDER`): warmed up until steady, then measured once. In one shared process a contender pays
- * for the heap and the garbage the one before it left: after `fetch`'s batches, the same client calls
- * took about a sixth more CPU, while `undici.request`'s did not move (bench/README.md). Batches rotate
- * through the contenders so that drifts in the machine's load hit all alike; medians and ranges over the
- * rounds are reported, and ratios are taken within each round.
+ * `BENCH_CONTENDER`): warmed up with 18,000 calls of its mode (the client's CPU per call settles after
+ * about that many), then measured once. In one shared process a contender pays for the heap and the
+ * garbage the one before it left: after `fetch`'s batches, the same client calls took about a sixth more
+ * CPU, while `undici.request`'s did not move (bench/README.md). Batches rotate through the contenders so
+ * that drifts in the machine's load hit all alike; medians and ranges over the rounds are reported, and
+ * ratios are taken within each round.
  *
  * Then the client's own cost without sockets: the same calls over a stub dispatcher that answers at once,
  * and the same with two regions and the adaptive hedge armed on every call (the gateway's default).
@@ -179,21 +180,24 @@ const ownCost = async () => {
   await viaClient()
   await viaHedgedClient()
   await stubAlone()
-  const client: Array<Sample> = []
-  const hedged: Array<Sample> = []
-  const stub: Array<Sample> = []
-  for (let round = 0; round < rounds; round++) {
-    client.push(await measure(stubCalls, viaClient))
-    hedged.push(await measure(stubCalls, viaHedgedClient))
-    stub.push(await measure(stubCalls, stubAlone))
-  }
+  const rows = [
+    { name: "convocore client over the stub", run: viaClient, samples: [] as Array<Sample> },
+    {
+      name: "the same, two regions with the adaptive hedge armed",
+      run: viaHedgedClient,
+      samples: [] as Array<Sample>
+    },
+    { name: "the stub alone, read and parsed", run: stubAlone, samples: [] as Array<Sample> }
+  ]
+  for (let round = 0; round < rounds; round++)
+    // These share one process: rotating who goes first spreads what one leaves to the next over all.
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[(i + round) % rows.length]!
+      row.samples.push(await measure(stubCalls, row.run))
+    }
   await runtime.dispose()
   await hedgedRuntime.dispose()
-  return [
-    ["convocore client over the stub", client],
-    ["the same, two regions with the adaptive hedge armed", hedged],
-    ["the stub alone, read and parsed", stub]
-  ] as const
+  return rows
 }
 
 /**
@@ -203,27 +207,28 @@ const ownCost = async () => {
  * next full collection (bench/README.md, client section); the row shows what that costs here.
  */
 const pretenuringOff = "--no-allocation-site-pretenuring"
-const contenderNames = [
-  "undici.request + JSON.parse",
-  "fetch + JSON.parse",
-  "convocore client",
-  `convocore client, node ${pretenuringOff}`
+const contenders = [
+  { name: "undici.request + JSON.parse", calls: "undici", nodeFlags: [] },
+  { name: "fetch + JSON.parse", calls: "fetch", nodeFlags: [] },
+  { name: "convocore client", calls: "client", nodeFlags: [] },
+  { name: `convocore client, node ${pretenuringOff}`, calls: "client", nodeFlags: [pretenuringOff] }
 ] as const
-type Name = (typeof contenderNames)[number]
+type Contender = (typeof contenders)[number]
+type Name = Contender["name"]
 type Mode = (typeof modes)[number]
 
 /**
- * Unmeasured batches of the mode before the measured one. In a fresh process the client's CPU per call
- * keeps falling for about six batches of 3,000 calls (its JIT and its heap settle), undici's for two or
- * three: a rate is only compared once both are steady.
+ * Calls before the measured batch, in batches of the mode. In a fresh process the client's CPU per call
+ * keeps falling for about six batches of 3,000 calls at concurrency 32 (its JIT and its heap settle),
+ * undici's for two or three: a rate is only compared once both are steady.
  */
-const warmUpBatches = 6
+const warmUpCalls = 18_000
 
 /**
  * In a child process: the contender's calls against the server at `origin`, warmed up (connections, JIT,
- * the lazily compiled validator), then one measured batch of the mode; prints the sample as JSON.
+ * the lazily compiled validator), then one measured batch of the mode.
  */
-const measureContender = async (name: Name, mode: Mode, origin: string): Promise<Sample> => {
+const measureContender = async (contender: Contender, mode: Mode, origin: string): Promise<Sample> => {
   const url = `${origin}/v3/agents/${ref.agentId}/convos/${ref.convoId}`
   const headers = { authorization: `Bearer ${apiKey}`, accept: "application/json" }
   const agent = new Agent({ keepAliveTimeout: 30_000 })
@@ -234,12 +239,8 @@ const measureContender = async (name: Name, mode: Mode, origin: string): Promise
     )
   )
   const getOne = Effect.flatMap(Convocore, (convocore) => convocore.getConversation(ref))
-  const clientCalls = (calls: number, parallel: number) => () =>
-    runtime.runPromise(
-      Effect.forEach(Array.from({ length: calls }), () => getOne, { concurrency: parallel, discard: true })
-    )
-  const contenders: Record<Name, (calls: number, parallel: number) => () => Promise<void>> = {
-    "undici.request + JSON.parse": (calls, parallel) =>
+  const batches: Record<Contender["calls"], (calls: number, parallel: number) => () => Promise<void>> = {
+    undici: (calls, parallel) =>
       workers(
         async () => {
           const response = await request(url, { dispatcher: agent, headers })
@@ -249,7 +250,7 @@ const measureContender = async (name: Name, mode: Mode, origin: string): Promise
         calls,
         parallel
       ),
-    "fetch + JSON.parse": (calls, parallel) =>
+    fetch: (calls, parallel) =>
       workers(
         async () => {
           const response = await fetch(url, { headers })
@@ -259,40 +260,46 @@ const measureContender = async (name: Name, mode: Mode, origin: string): Promise
         parallel
       ),
     // The client as an Effect program uses it: one fiber running the calls, `parallel` at a time.
-    "convocore client": clientCalls,
-    [`convocore client, node ${pretenuringOff}`]: clientCalls
+    client: (calls, parallel) => () =>
+      runtime.runPromise(
+        Effect.forEach(Array.from({ length: calls }), () => getOne, { concurrency: parallel, discard: true })
+      )
   }
-  await contenders[name](3000, 8)()
-  for (let batch = 0; batch < warmUpBatches; batch++) await contenders[name](mode.calls, mode.parallel)()
-  const sample = await measure(mode.calls, contenders[name](mode.calls, mode.parallel))
+  const batch = batches[contender.calls]
+  await batch(3000, 8)()
+  for (let warmed = 0; warmed < warmUpCalls; warmed += mode.calls) await batch(mode.calls, mode.parallel)()
+  const sample = await measure(mode.calls, batch(mode.calls, mode.parallel))
   await runtime.dispose()
   await agent.close()
   return sample
 }
 
-/** One measured batch in a fresh process: this script again, told what to measure. */
-const sampleInChild = (name: Name, mode: Mode, origin: string) =>
+/** One measured batch in a fresh process: this script again, told what to measure; its last line is the sample. */
+const sampleInChild = (contender: Contender, mode: Mode, origin: string) =>
   new Promise<Sample>((resolve, reject) => {
-    const flags = name.endsWith(pretenuringOff) ? [pretenuringOff] : []
-    const child = spawn(process.execPath, [...flags, ...process.execArgv, process.argv[1]!], {
+    const child = spawn(process.execPath, [...contender.nodeFlags, ...process.execArgv, process.argv[1]!], {
       env: {
         ...process.env,
-        BENCH_CONTENDER: name,
+        BENCH_CONTENDER: contender.name,
         BENCH_MODE: mode.name,
         BENCH_ORIGIN: origin
       },
       stdio: ["ignore", "pipe", "inherit"]
     })
     let output = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      output += chunk
     })
     child.once("error", reject)
-    child.once("exit", (code) =>
-      code === 0
-        ? resolve(JSON.parse(output) as Sample)
-        : reject(new Error(`the batch of ${name} (${mode.name}) exited with ${code}`))
-    )
+    child.once("close", (code) => {
+      const what = `the batch of ${contender.name} (${mode.name})`
+      if (code !== 0) return reject(new Error(`${what} exited with ${code}`))
+      try {
+        resolve(JSON.parse(output.trimEnd().split("\n").pop() ?? "") as Sample)
+      } catch {
+        reject(new Error(`${what} printed no sample: ${output.slice(-200)}`))
+      }
+    })
   })
 
 const main = async () => {
@@ -302,15 +309,16 @@ const main = async () => {
   const loadBefore = loadavg()[0]!
   const results = []
   for (const mode of modes) {
-    const samples = Object.fromEntries(contenderNames.map((name) => [name, [] as Array<Sample>])) as Record<
+    const samples = Object.fromEntries(contenders.map(({ name }) => [name, [] as Array<Sample>])) as Record<
       Name,
       Array<Sample>
     >
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < rounds; round++)
       // Rotate who goes first, so that each contender meets every position.
-      const order = contenderNames.map((_, i) => contenderNames[(i + round) % contenderNames.length]!)
-      for (const name of order) samples[name].push(await sampleInChild(name, mode, origin))
-    }
+      for (let i = 0; i < contenders.length; i++) {
+        const contender = contenders[(i + round) % contenders.length]!
+        samples[contender.name].push(await sampleInChild(contender, mode, origin))
+      }
     results.push({ mode, samples })
   }
   const timeLimits = await timeLimitCosts()
@@ -319,7 +327,7 @@ const main = async () => {
 
   const limit: Name = "undici.request + JSON.parse"
   const rows = results.flatMap(({ mode, samples }) =>
-    contenderNames.map((name) => {
+    contenders.map(({ name }) => {
       const rates = samples[name].map((s) => s.perSecond)
       const ratios = samples[name].map((s, i) => s.perSecond / samples[limit][i]!.perSecond)
       const vsFetch = samples[name].map((s, i) => s.perSecond / samples["fetch + JSON.parse"][i]!.perSecond)
@@ -337,7 +345,7 @@ const main = async () => {
   console.log(`
 Client throughput: ${machine()}; a bare node:http server in a child process; ${rounds} rounds of
 ${modes.map((m) => `${m.calls} calls (${m.name})`).join(" and ")} per contender, each batch in a fresh process after a
-warm-up, rotating order; medians (range). Load average (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.
+warm-up of ${warmUpCalls} calls, rotating order; medians (range). Load average (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.
 
 ${table(
   ["mode", "contender", "calls/s", "vs undici.request", "vs fetch", "CPU µs/call", "heap KB/call"],
@@ -349,7 +357,7 @@ time, median of ${rounds} rounds:
 
 ${table(
   ["contender", "CPU µs/call", "heap KB/call"],
-  own.map(([name, samples]) => [
+  own.map(({ name, samples }) => [
     name,
     median(samples.map((s) => s.cpuMicros)).toFixed(1),
     median(samples.map((s) => s.heapKb)).toFixed(1)
@@ -366,24 +374,17 @@ ${table(
 `)
 }
 
-/** In a batch's own process: which contender, which mode, which server. */
-const batchOf = () => {
-  const name = contenderNames.find((contender) => contender === process.env.BENCH_CONTENDER)
-  const mode = modes.find((candidate) => candidate.name === process.env.BENCH_MODE)
+/** In a batch's own process (`BENCH_CONTENDER` set): its one measured batch, printed as a line of JSON. */
+const measureBatch = async () => {
+  const contender = contenders.find(({ name }) => name === process.env.BENCH_CONTENDER)
+  const mode = modes.find(({ name }) => name === process.env.BENCH_MODE)
   const origin = process.env.BENCH_ORIGIN
-  return name === undefined || mode === undefined || origin === undefined ? undefined : { name, mode, origin }
+  if (contender === undefined || mode === undefined || origin === undefined)
+    throw new Error(`unknown batch: ${process.env.BENCH_CONTENDER} (${process.env.BENCH_MODE})`)
+  process.stdout.write(`${JSON.stringify(await measureContender(contender, mode, origin))}\n`)
 }
 
-const batch = process.env.BENCH_CONTENDER === undefined ? undefined : batchOf()
-if (process.env.BENCH_CONTENDER !== undefined && batch === undefined)
-  throw new Error(`unknown batch: ${process.env.BENCH_CONTENDER} (${process.env.BENCH_MODE})`)
-
-;(batch === undefined
-  ? main()
-  : measureContender(batch.name, batch.mode, batch.origin).then((sample) => {
-      process.stdout.write(JSON.stringify(sample))
-    })
-).then(
+;(process.env.BENCH_CONTENDER === undefined ? main() : measureBatch()).then(
   () => process.exit(0),
   (error: unknown) => {
     console.error(error)

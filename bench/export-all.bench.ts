@@ -12,13 +12,12 @@
  * Goal: peak RSS within 20% between the sizes, and the heap kept (after a full collection at exit) within
  * a few megabytes. The machine's load average is printed with the numbers.
  */
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { readUsage, usageReporter } from "./lib/child-usage.js"
+import { usageRunner } from "./lib/child-usage.js"
 import { cliBinary, median, startCliSandbox } from "./lib/children.js"
-import { machine, table } from "./lib/report.js"
+import { loadAverage, machine, table } from "./lib/report.js"
 
 const binary = cliBinary()
 const sizes = (process.env.BENCH_EXPORT_ALL_SIZES ?? "2500,10000").split(",").map(Number)
@@ -27,12 +26,7 @@ const concurrency = 16
 const agent = "agent-history"
 const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-export-all-bench-"))
 
-const loadAverage = () =>
-  Os.loadavg()
-    .map((load) => load.toFixed(2))
-    .join(" ")
-
-const reporter = usageReporter(work)
+const runWithUsage = usageRunner(work)
 
 interface Measured {
   readonly seconds: number
@@ -42,38 +36,26 @@ interface Measured {
   readonly lines: number
 }
 
-const exportAll = (env: Record<string, string>, label: string) =>
-  new Promise<Measured>((resolve, reject) => {
-    const usageFile = Path.join(work, `usage-${label}.json`)
-    const output = Path.join(work, `out-${label}.ndjson`)
-    const args = ["conversations", "export", agent, "--all", "-o", output, "--force"]
-    const start = performance.now()
-    const child = spawn(
-      process.execPath,
-      ["--expose-gc", "--require", reporter, binary, ...args, "--concurrency", String(concurrency)],
-      { env: { ...process.env, ...env, BENCH_USAGE_FILE: usageFile }, stdio: ["ignore", "ignore", "pipe"] }
-    )
-    let stderr = ""
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    child.on("close", (code) => {
-      const seconds = (performance.now() - start) / 1000
-      if (code !== 0) return reject(new Error(`export ${label} exited ${code}: ${stderr.slice(-500)}`))
-      const usage = readUsage(usageFile)
-      let lines = 0
-      for (const byte of Fs.readFileSync(output)) if (byte === 10) lines++
-      Fs.rmSync(output)
-      Fs.rmSync(`${output}.journal`)
-      resolve({
-        seconds,
-        cpuSeconds: usage.cpuMs / 1000,
-        peakRssMb: usage.peakRssMb,
-        heapMb: usage.heapMb ?? Number.NaN,
-        lines
-      })
-    })
-  })
+const exportAll = async (env: Record<string, string>, label: string): Promise<Measured> => {
+  const output = Path.join(work, `out-${label}.ndjson`)
+  const args = ["conversations", "export", agent, "--all", "-o", output, "--force"]
+  // `--expose-gc`: the reporter collects before it reads the heap that stays.
+  const { wallMs, usage } = await runWithUsage([binary, ...args, "--concurrency", String(concurrency)], env, [
+    "--expose-gc"
+  ])
+  if (usage.heapMb === undefined) throw new Error(`export ${label}: the child reported no heap`)
+  let lines = 0
+  for (const byte of Fs.readFileSync(output)) if (byte === 10) lines++
+  Fs.rmSync(output)
+  Fs.rmSync(`${output}.journal`)
+  return {
+    seconds: wallMs / 1000,
+    cpuSeconds: usage.cpuMs / 1000,
+    peakRssMb: usage.peakRssMb,
+    heapMb: usage.heapMb,
+    lines
+  }
+}
 
 const rows: Array<Array<string>> = []
 const peaks: Array<number> = []

@@ -17,26 +17,21 @@
  *
  *   cd bench && npx tsx export-cpu.bench.ts      (after a build; BENCH_IDS, BENCH_ROUNDS to change)
  */
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { pathToFileURL } from "node:url"
 import { Convocore, ConvocoreConfig, UndiciTransport } from "@convocore-effect/client"
 import { Effect, Layer, ManagedRuntime, Stream } from "effect"
-import { readUsage, usageReporter } from "./lib/child-usage.js"
-import { median, range, startBareServer } from "./lib/children.js"
+import { usageRunner } from "./lib/child-usage.js"
+import { cliBinary, median, range, startBareServer } from "./lib/children.js"
 import { machine, table } from "./lib/report.js"
 
 // tsx turns on source-mapped stack traces; measure what production runs.
 process.setSourceMapsEnabled(false)
 
-const binary = fileURLToPath(new URL("../apps/cli/dist/convocore.mjs", import.meta.url))
-if (!Fs.existsSync(binary)) {
-  console.error(`${binary} is missing: build first (npx -y pnpm@10.34.9 exec turbo run build)`)
-  process.exit(1)
-}
+const binary = cliBinary()
 const ids = Number(process.env.BENCH_IDS ?? 20_000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const concurrency = 16
@@ -45,8 +40,6 @@ const apiKey = "vg_bench_key"
 const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "convocore-export-cpu-"))
 const idsFile = Path.join(work, "ids.txt")
 Fs.writeFileSync(idsFile, `${Array.from({ length: ids }, (_, i) => `${agent}_convo${i}`).join("\n")}\n`)
-
-const reporter = usageReporter(work)
 
 /** A plain exporter: `workers` loops over the ids file, each id fetched with `get` and written as a line. */
 const plainExporter = (name: string, imports: string, get: string) => {
@@ -95,27 +88,19 @@ interface Measured {
   readonly cpuMs: number
 }
 
-const run = (args: ReadonlyArray<string>, env: Record<string, string>, out: string) =>
-  new Promise<Measured>((resolve, reject) => {
-    const usageFile = Path.join(work, "usage.json")
-    Fs.rmSync(out, { force: true })
-    const start = performance.now()
-    const child = spawn(process.execPath, ["--require", reporter, ...args], {
-      env: { ...process.env, ...env, BENCH_USAGE_FILE: usageFile },
-      stdio: ["ignore", "ignore", "pipe"]
-    })
-    let stderr = ""
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    child.on("close", (code) => {
-      const wallMs = performance.now() - start
-      if (code !== 0) return reject(new Error(`${args.join(" ")} exited ${code}: ${stderr.slice(-500)}`))
-      const lines = Fs.readFileSync(out, "utf8").split("\n").length - 1
-      if (lines !== ids) return reject(new Error(`${args[0]} wrote ${lines} of ${ids} lines`))
-      resolve({ wallMs, cpuMs: readUsage(usageFile).cpuMs })
-    })
-  })
+const runWithUsage = usageRunner(work)
+
+const run = async (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  out: string
+): Promise<Measured> => {
+  Fs.rmSync(out, { force: true })
+  const { wallMs, usage } = await runWithUsage(args, env)
+  const lines = Fs.readFileSync(out, "utf8").split("\n").length - 1
+  if (lines !== ids) throw new Error(`${args[0]} wrote ${lines} of ${ids} lines`)
+  return { wallMs, cpuMs: usage.cpuMs }
+}
 
 /** CPU per id in this process: the client's calls by `Effect.forEach` and by the stream, both orders. */
 const inProcess = async (origin: string) => {

@@ -19,19 +19,19 @@
  * (default 20), `BENCH_REDIS_ENV=K=V,...` (more variables for the gateways with Redis), `REDIS_SERVER`
  * (the redis-server binary).
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
 import { Redis } from "ioredis"
+import { sandboxScript, spawnQuiet } from "./lib/children.js"
 import {
   autocannon,
-  cpuSeconds as cpuSecondsOf,
   freePort,
+  cpuSeconds as procCpuSeconds,
   type RequestSpec,
   type LoadResult as Result
 } from "./lib/http-load.js"
-import { machine, table } from "./lib/report.js"
+import { loadAverage, machine, table } from "./lib/report.js"
 
 const connections = 32
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10)
@@ -48,19 +48,13 @@ const redisEnv = Object.fromEntries(
 )
 const auth = { authorization: "Bearer vg_sandbox_demo_key" }
 const bundle = fileURLToPath(new URL("../apps/gateway/dist/convocore-gateway.mjs", import.meta.url))
-const benchDir = fileURLToPath(new URL(".", import.meta.url))
 const seedPath = "/v3/agents/agent123/convos/convo456"
 const ids = 1000
 if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build first`)
 
-const children: Array<ChildProcess> = []
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL")
-})
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const cpuSeconds = (pid: number | undefined) => cpuSecondsOf(pid) ?? Number.NaN
+const cpuSeconds = (pid: number | undefined) => procCpuSeconds(pid) ?? Number.NaN
 
 const waitFor = async (check: () => Promise<boolean>, what: string) => {
   for (let i = 0; i < 300; i++) {
@@ -75,16 +69,7 @@ const answers = (url: string, headers: Record<string, string> = {}) =>
     return response.ok
   })
 
-/** A child process; stdout to /dev/null so that it never blocks on a full pipe. */
-const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const child = spawn(command, args, {
-    cwd: benchDir,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
-  children.push(child)
-  return child
-}
+const run = spawnQuiet
 
 // --- Redis and the sandbox -------------------------------------------------------------------------------
 const redisPort = await freePort()
@@ -105,13 +90,10 @@ redis.on("error", () => {})
 await redis.ping()
 
 const [euPort, naPort] = [await freePort(), await freePort()]
-run(process.execPath, [
-  "--input-type=module",
-  "-e",
-  `import { Sandbox } from "@convocore-effect/sandbox"
-import { Effect, Layer } from "effect"
-await Effect.runPromise(Layer.launch(Sandbox.layerListening({ host: "127.0.0.1", ports: { eu: ${euPort}, na: ${naPort} } })))`
-])
+run(process.execPath, ["--input-type=module", "-e", sandboxScript], {
+  EU_PORT: String(euPort),
+  NA_PORT: String(naPort)
+})
 const upstream = { eu: `http://127.0.0.1:${euPort}/v3`, na: `http://127.0.0.1:${naPort}/v3` }
 await waitFor(() => answers(`${upstream.eu}/agents/agent123/convos/convo456`, auth), "the sandbox")
 /** Requests the sandbox has received, both regions. */
@@ -221,10 +203,6 @@ const load = async (
 const rate = (r: Result) => Math.round(r.requests.average).toLocaleString("en-US")
 const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`
 const us = (value: number) => (Number.isNaN(value) ? "-" : `${value.toFixed(value < 100 ? 1 : 0)} µs`)
-const loadAverage = () =>
-  Os.loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" / ")
 
 console.log(
   `## Gateway with Redis (${machine()}, ${Os.cpus().length} CPUs, redis-server ${
@@ -454,5 +432,5 @@ if (only("wake")) {
 }
 
 redis.disconnect()
-for (const child of children) child.kill("SIGTERM")
+// The children (./lib/children.ts) are stopped as this process exits.
 process.exit(0)

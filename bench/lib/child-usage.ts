@@ -6,6 +6,7 @@
  * Peak RSS also follows how far V8 let the heap grow before collecting; the heap kept after a collection
  * is what the process holds.
  */
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
@@ -47,4 +48,37 @@ export const readUsage = (file: string): ChildUsage => {
     peakRssMb: usage.maxRSS / 1024,
     heapMb: usage.heap === null ? undefined : usage.heap / 2 ** 20
   }
+}
+
+/**
+ * A runner of Node children that report their usage: each run is `node [...nodeArgs] --require <reporter>
+ * ...args` with `env` over this process's, to its end. It resolves with the wall time from spawn to exit and
+ * what the child reported, and rejects with the end of the child's stderr when it fails. The reporter and
+ * the usage file live in `dir`; runs go one at a time.
+ */
+export const usageRunner = (dir: string) => {
+  const reporter = usageReporter(dir)
+  const usageFile = Path.join(dir, "usage.json")
+  return (
+    args: ReadonlyArray<string>,
+    env: Record<string, string>,
+    nodeArgs: ReadonlyArray<string> = []
+  ): Promise<{ readonly wallMs: number; readonly usage: ChildUsage }> =>
+    new Promise((resolve, reject) => {
+      const start = performance.now()
+      const child = spawn(process.execPath, [...nodeArgs, "--require", reporter, ...args], {
+        env: { ...process.env, ...env, BENCH_USAGE_FILE: usageFile },
+        stdio: ["ignore", "ignore", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk
+      })
+      child.once("error", reject)
+      child.once("close", (code) => {
+        const wallMs = performance.now() - start
+        if (code !== 0) reject(new Error(`${args.join(" ")} exited ${code}: ${stderr.slice(-500)}`))
+        else resolve({ wallMs, usage: readUsage(usageFile) })
+      })
+    })
 }

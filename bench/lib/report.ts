@@ -1,4 +1,5 @@
 /** Prints tinybench results as the markdown tables the README publishes: medians and ratios of one run. */
+import * as Os from "node:os"
 import type { Bench } from "tinybench"
 
 export const medianOpsPerSecond = (bench: Bench, name: string): number => {
@@ -15,3 +16,9 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
 
 export const machine = (): string =>
   `Node ${process.version}, ${process.platform}/${process.arch}, ${new Date().toISOString().slice(0, 10)}`
+
+/** The load averages over 1, 5 and 15 minutes, as the published runs quote them. */
+export const loadAverage = (): string =>
+  Os.loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" ")
